@@ -1,0 +1,23 @@
+"""i2i_models: pix2pix, CycleGAN and StarGAN translators for Python and ComfyUI (no ComfyUI needed).
+
+    >>> import i2i_models
+    >>> model = i2i_models.load("path/or/org-name")   # our folders, Hub repos, junyanz/StarGAN/HugGAN files
+    >>> model.family, model.config["networks"]
+
+Every network takes [B, C, H, W] float tensors in [-1, 1] and generators return [-1, 1] (tanh).
+"""
+
+from .bundles import CycleGANModel, I2IModel, Pix2PixModel, StarGANModel, family_class
+from .errors import (ConfigError, CorruptCheckpointError, FamilyMismatchError, I2IError, ModelNotFoundError,
+                     UnknownCheckpointError, UnsafeCheckpointError)
+from .loading import load, resolve
+from .networks import build_network, define_D, define_G, init_weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load", "resolve", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
+    "build_network", "define_G", "define_D", "init_weights",
+    "I2IError", "ConfigError", "CorruptCheckpointError", "FamilyMismatchError", "ModelNotFoundError",
+    "UnknownCheckpointError", "UnsafeCheckpointError",
+]

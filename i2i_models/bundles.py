@@ -1,0 +1,313 @@
+"""Model bundles: the networks of one trained translator plus everything needed to use them.
+
+A bundle is an ``nn.Module`` whose children are its networks (so its ``state_dict`` keys are
+``<role>.<network key>``) and whose ``config`` dict describes them completely. On disk a bundle is a
+folder written by huggingface_hub's ``PyTorchModelHubMixin``:
+
+* ``config.json``: ``format``/``format_version``, ``family``, ``networks`` (one ``{"arch", …}`` config per
+  role), ``value_range`` ([-1, 1]), CycleGAN ``domains``, StarGAN ``attributes`` and
+  ``attribute_groups`` (one-hot groups), ``image_size``, ``source`` (provenance of converted files) and
+  ``training`` (free-form provenance written by the trainers);
+* ``model.safetensors``: all weights;
+* ``README.md``: a model card.
+
+Families and roles: pix2pix ``generator`` (+ ``discriminator``); CycleGAN ``G_A`` (A→B), ``G_B`` (B→A)
+(+ ``D_A``, ``D_B``); StarGAN ``generator`` (called ``G(x, c)``) and ``discriminator`` (its attribute
+classifier enables label-free editing). Every generator takes [B, C, H, W] in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin
+
+from .errors import ConfigError, FamilyMismatchError
+from .networks import Network, build_network
+
+FORMAT = "comfyui-i2i-gans"
+FORMAT_VERSION = 1
+REPO_URL = "https://github.com/comfyui-i2i-gans/comfyui-i2i-gans"
+FAMILIES: dict[str, type[I2IModel]] = {}
+
+
+class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans", pipeline_tag="image-to-image",
+               tags=["gan", "image-to-image-translation"], repo_url=REPO_URL):
+    """Base class of the three bundles. Build one from a config dict, or load one with
+    :func:`i2i_models.load` (any source) or ``from_pretrained`` (our folders and Hub repos only).
+
+    Attributes:
+        family: ``"pix2pix"``, ``"cyclegan"`` or ``"stargan"``.
+        roles: the network slots of the family; an absent network is ``None``.
+        config: the complete, JSON-able description (see the module docstring).
+    """
+
+    family: ClassVar[str] = ""
+    roles: ClassVar[tuple[str, ...]] = ()
+    paper_url: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.family:
+            FAMILIES[cls.family] = cls
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        cfg = copy.deepcopy(dict(config))
+        family = cfg.get("family", self.family)
+        if family != self.family:
+            raise FamilyMismatchError(f"config is a {family!r} model, not {self.family!r}")
+        networks = cfg.get("networks")
+        if not isinstance(networks, dict) or not networks:
+            raise ConfigError(f"config has no 'networks' (expected one of the roles {self.roles})")
+        unknown = set(networks) - set(self.roles)
+        if unknown:
+            raise ConfigError(f"{self.family} config has unknown roles {sorted(unknown)}; roles are {self.roles}")
+        for role in self.roles:
+            net_cfg = networks.get(role)
+            net = build_network(net_cfg) if net_cfg else None
+            if net is not None and net.role != _expected_role(role):
+                raise ConfigError(f"{role} must be a {_expected_role(role)}, got arch {net_cfg['arch']!r}")
+            setattr(self, role, net)
+            if net is not None:
+                networks[role] = net.config
+        cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "family": self.family, "networks": networks,
+               "value_range": cfg.get("value_range", [-1, 1]),
+               **{k: v for k, v in cfg.items() if k not in ("format", "format_version", "family", "networks", "value_range")}}
+        self._complete_config(cfg)
+        self.config = cfg
+        self._hub_mixin_config = cfg
+        self.eval()
+
+    # -- family hooks -------------------------------------------------------------------------------
+    def _complete_config(self, cfg: dict[str, Any]) -> None:
+        """Fill family-specific defaults into ``cfg`` (in place)."""
+
+    # -- conveniences ------------------------------------------------------------------------------
+    def networks(self) -> dict[str, Network]:
+        """The present networks by role."""
+        return {r: getattr(self, r) for r in self.roles if getattr(self, r) is not None}
+
+    def generators(self) -> dict[str, Network]:
+        """The present generators by role."""
+        return {r: n for r, n in self.networks().items() if n.role == "generator"}
+
+    @property
+    def device(self) -> torch.device:
+        p = next(iter(self.parameters()), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def __repr__(self) -> str:
+        nets = ", ".join(f"{r}={n.config['arch']}" for r, n in self.networks().items())
+        return f"{type(self).__name__}({nets})"
+
+    def describe(self) -> dict[str, Any]:
+        """``config`` plus parameter counts per network: what ``python -m i2i_models inspect`` prints."""
+        out = copy.deepcopy(self.config)
+        for role, net in self.networks().items():
+            out["networks"][role]["parameters"] = sum(p.numel() for p in net.parameters())
+        return out
+
+    # -- saving ------------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike, *, card_text: str | None = None) -> Path:
+        """Write the model folder atomically and return its path.
+
+        The folder is written beside ``directory`` under a temporary name and renamed into place, so
+        a crash or Ctrl-C leaves either the old folder or the new one, never a half-written one.
+        ``card_text`` replaces the body of the generated model card.
+        """
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+        try:
+            self.save_pretrained(tmp, model_card_kwargs={"card_text": card_text} if card_text else None)
+            old = None
+            if directory.exists():
+                old = directory.parent / f".{directory.name}.old-{os.getpid()}"
+                os.replace(directory, old)
+            os.replace(tmp, directory)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        from safetensors.torch import save_file
+
+        sd = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(sd, str(Path(save_directory) / "model.safetensors"), metadata={"format": "pt"})
+
+    def generate_model_card(self, *args, card_text: str | None = None, **kwargs) -> ModelCard:
+        """A model card with Hub metadata (image-to-image, family tags) and a usage section."""
+        data = ModelCardData(library_name="comfyui-i2i-gans", pipeline_tag="image-to-image",
+                             tags=sorted({"gan", "image-to-image-translation", self.family, "pytorch_model_hub_mixin",
+                                          "model_hub_mixin"}),
+                             license=self.config.get("license"))
+        nets = "\n".join(f"| `{r}` | `{n.config['arch']}` | "
+                         + ", ".join(f"{k}={v}" for k, v in n.config.items() if k != "arch")
+                         + f" | {sum(p.numel() for p in n.parameters()):,} |" for r, n in self.networks().items())
+        body = card_text or self._default_card_body()
+        content = (f"---\n{data.to_yaml()}\n---\n\n{body}\n\n## Networks\n\n| role | arch | hyper-parameters | "
+                   f"parameters |\n|---|---|---|---|\n{nets}\n\n## Use\n\n```python\nimport i2i_models\n"
+                   f"model = i2i_models.load(\"<this repo id or folder>\")\n```\n\nIn ComfyUI, pick this repo in the "
+                   f"comfyui-i2i-gans loader node. Made with [comfyui-i2i-gans]({REPO_URL}).\n")
+        return ModelCard(content)
+
+    def _default_card_body(self) -> str:
+        return f"# {self.family} translator\n\nA {self.family} image-to-image GAN ([paper]({self.paper_url}))."
+
+    # -- loading ------------------------------------------------------------------------------------
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir, force_download: bool,
+                         local_files_only: bool, token, config: dict | None = None, map_location: str = "cpu",
+                         strict: bool = True, **model_kwargs):
+        """Called by ``from_pretrained``: build the bundle that ``config.json`` names and strict-load its weights."""
+        from huggingface_hub import hf_hub_download
+
+        if not config or config.get("format") != FORMAT:
+            raise ConfigError(f"{model_id} has no comfyui-i2i-gans config.json; use i2i_models.load() for "
+                              f"checkpoints of other codebases")
+        target = family_class(config.get("family"))
+        if not issubclass(target, cls):
+            raise FamilyMismatchError(f"{model_id} holds a {target.family} model, not a {cls.family} model")
+        model = target(config)
+        if os.path.isdir(model_id):
+            weights = os.path.join(model_id, "model.safetensors")
+        else:
+            weights = hf_hub_download(model_id, "model.safetensors", revision=revision, cache_dir=cache_dir,
+                                      force_download=force_download, token=token, local_files_only=local_files_only)
+        model.load_weights_file(weights, strict=strict)
+        return model.to(map_location)
+
+    def load_weights_file(self, path: str | os.PathLike, strict: bool = True) -> None:
+        """Load ``model.safetensors`` into this bundle; raise ``ConfigError`` if it does not fit the config."""
+        from .state_dicts import read_weights
+
+        sd = read_weights(path)
+        self.load_state_dict_checked(sd, str(path), strict=strict)
+
+    def load_state_dict_checked(self, sd: dict[str, torch.Tensor], where: str, strict: bool = True) -> None:
+        """``load_state_dict`` that explains a mismatch (missing/unexpected keys, shapes) in one message."""
+        own = self.state_dict()
+        missing = [k for k in own if k not in sd]
+        unexpected = [k for k in sd if k not in own]
+        shapes = [f"{k}: file {tuple(sd[k].shape)} vs config {tuple(v.shape)}" for k, v in own.items()
+                  if k in sd and tuple(sd[k].shape) != tuple(v.shape)]
+        if shapes or (strict and (missing or unexpected)):
+            raise ConfigError(
+                f"weights in {where} do not match the architecture in its config: "
+                + "; ".join(filter(None, [f"missing {missing[:5]}" if missing else "",
+                                          f"unexpected {unexpected[:5]}" if unexpected else "",
+                                          f"shape mismatch {shapes[:3]}" if shapes else ""]))
+                + ". The folder may mix files from two runs; re-export it.")
+        self.load_state_dict(sd, strict=strict)
+        self.eval()
+
+
+def _expected_role(role: str) -> str:
+    return "discriminator" if role in ("discriminator", "D_A", "D_B") else "generator"
+
+
+def family_class(family: str | None) -> type[I2IModel]:
+    """The bundle class of a family name; raises ``ConfigError`` naming the known families."""
+    cls = FAMILIES.get(family or "")
+    if cls is None:
+        raise ConfigError(f"unknown model family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+    return cls
+
+
+class Pix2PixModel(I2IModel):
+    """pix2pix (Isola et al., 2017): ``generator`` maps A→B; ``discriminator`` (optional) is the
+    conditional PatchGAN on ``cat(A, B)``."""
+
+    family = "pix2pix"
+    roles = ("generator", "discriminator")
+    paper_url = "https://arxiv.org/abs/1611.07004"
+
+    def _complete_config(self, cfg):
+        cfg.setdefault("direction", "AtoB")
+
+
+class CycleGANModel(I2IModel):
+    """CycleGAN (Zhu et al., 2017): ``G_A`` maps domain A→B, ``G_B`` maps B→A; either may be absent
+    (a single reference generator file is a one-direction bundle). ``D_A`` judges G_A's outputs
+    (domain B) and ``D_B`` G_B's (domain A), as in junyanz. ``config["domains"]`` names A and B."""
+
+    family = "cyclegan"
+    roles = ("G_A", "G_B", "D_A", "D_B")
+    paper_url = "https://arxiv.org/abs/1703.10593"
+
+    def _complete_config(self, cfg):
+        domains = dict(cfg.get("domains") or {})
+        domains.setdefault("A", "A")
+        domains.setdefault("B", "B")
+        cfg["domains"] = domains
+
+    @property
+    def domains(self) -> dict[str, str]:
+        return self.config["domains"]
+
+    @property
+    def directions(self) -> list[str]:
+        """Available directions: ``"AtoB"`` if ``G_A`` is present, ``"BtoA"`` if ``G_B`` is."""
+        return [d for d, r in (("AtoB", "G_A"), ("BtoA", "G_B")) if getattr(self, r) is not None]
+
+    def generator_for(self, direction: str = "AtoB") -> Network:
+        """``G_A`` for ``"AtoB"``, ``G_B`` for ``"BtoA"``; ``ValueError`` if that direction is absent."""
+        role = {"AtoB": "G_A", "BtoA": "G_B"}.get(direction)
+        if role is None:
+            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
+        net = getattr(self, role)
+        if net is None:
+            raise ValueError(f"this CycleGAN bundle has no {role}, so it cannot translate {direction}; "
+                             f"available: {self.directions}")
+        return net
+
+    @property
+    def discriminator(self):
+        """``D_A`` if present, else ``D_B`` (a bundle made from one discriminator file)."""
+        return self.D_A if self.D_A is not None else self.D_B
+
+
+class StarGANModel(I2IModel):
+    """StarGAN (Choi et al., 2018): one ``generator`` ``G(x, c)`` for all attributes and a
+    ``discriminator`` whose classifier head predicts the attributes (``config["attributes"]``,
+    one-hot ``config["attribute_groups"]``)."""
+
+    family = "stargan"
+    roles = ("generator", "discriminator")
+    paper_url = "https://arxiv.org/abs/1711.09020"
+
+    def _complete_config(self, cfg):
+        c_dim = next((n["c_dim"] for n in cfg["networks"].values() if n and "c_dim" in n), 0)
+        attrs = cfg.get("attributes")
+        if not attrs:
+            attrs = [f"attr_{i}" for i in range(c_dim)]
+        if len(attrs) != c_dim:
+            raise ConfigError(f"config lists {len(attrs)} attributes but the networks have c_dim={c_dim}")
+        groups = [list(g) for g in cfg.get("attribute_groups") or []]
+        for g in groups:
+            bad = [a for a in g if a not in attrs]
+            if bad:
+                raise ConfigError(f"attribute_groups names unknown attributes {bad}; attributes are {attrs}")
+        cfg["attributes"], cfg["attribute_groups"] = list(attrs), groups
+        d = cfg["networks"].get("discriminator")
+        if d and not cfg.get("image_size"):
+            cfg["image_size"] = d["image_size"]
+
+    @property
+    def attributes(self) -> list[str]:
+        return self.config["attributes"]
+
+    @property
+    def attribute_groups(self) -> list[list[str]]:
+        return self.config["attribute_groups"]

@@ -1,0 +1,64 @@
+"""Recognising checkpoints of other codebases from their state-dict keys alone.
+
+One table, ``DETECTORS``, one small function per known layout: each looks at a normalised state dict
+(see :func:`i2i_models.state_dicts.unwrap_state_dict`) and either returns ``None`` ("not mine") or a
+:class:`Detection` with our network config and the weights mapped onto it. The order is that of
+``checkpoint-formats.md`` §6 (more specific layouts first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import UnknownCheckpointError
+from ..state_dicts import StateDict, describe_keys
+from . import junyanz, pytorchgan, wangguanan, yunjey
+from .base import Detection
+
+DETECTORS: list[tuple[str, Callable[[StateDict], Detection | None]]] = [
+    ("PyTorch-GAN/HugGAN GeneratorUNet (pix2pix)", pytorchgan.detect_unet),
+    ("PyTorch-GAN/HugGAN GeneratorResNet (CycleGAN)", pytorchgan.detect_resnet),
+    ("junyanz ResnetGenerator (resnet_6blocks/9blocks)", junyanz.detect_resnet),
+    ("junyanz UnetGenerator (unet_128/256)", junyanz.detect_unet),
+    ("yunjey StarGAN Generator", yunjey.detect_generator),
+    ("yunjey StarGAN Discriminator", yunjey.detect_discriminator),
+    ("wangguanan CycleGAN/StarGAN Generator", wangguanan.detect_generator),
+    ("wangguanan StarGAN Discriminator", wangguanan.detect_stargan_discriminator),
+    ("junyanz PixelDiscriminator", junyanz.detect_pixel),
+    ("junyanz NLayerDiscriminator (PatchGAN)", junyanz.detect_nlayer),
+    ("PyTorch-GAN/HugGAN Discriminator", pytorchgan.detect_discriminator),
+]
+
+# Prefixes of our own bundles' weights (model.safetensors): role name + "."
+BUNDLE_ROLES = ("generator", "discriminator", "G_A", "G_B", "D_A", "D_B")
+
+
+def detect(sd: StateDict, where: str = "checkpoint") -> Detection:
+    """The first detector in ``DETECTORS`` that recognises ``sd``.
+
+    Raises ``UnknownCheckpointError`` listing the known formats and the keys that were seen.
+    """
+    for _, fn in DETECTORS:
+        det = fn(sd)
+        if det is not None:
+            return det
+    known = "\n  - ".join(name for name, _ in DETECTORS)
+    raise UnknownCheckpointError(
+        f"{where} is not a checkpoint layout this loader knows.\nKnown layouts:\n  - {known}\n  - our own folders "
+        f"(config.json + model.safetensors)\nKeys seen: {describe_keys(sd)}\n"
+        f"If it comes from another codebase, open an issue with these keys; a whole pickled model cannot be "
+        f"loaded safely, save its state_dict instead.")
+
+
+def split_roles(sd: StateDict) -> dict[str, StateDict] | None:
+    """Split a bundle state dict (``G_A.model.1.weight`` …) by role, or ``None`` if it is not one."""
+    parts: dict[str, StateDict] = {}
+    for k, v in sd.items():
+        role, _, rest = k.partition(".")
+        if role not in BUNDLE_ROLES or not rest:
+            return None
+        parts.setdefault(role, {})[rest] = v
+    return parts
+
+
+__all__ = ["DETECTORS", "Detection", "detect", "split_roles", "BUNDLE_ROLES"]

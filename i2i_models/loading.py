@@ -1,0 +1,278 @@
+"""``load(source)``: one entry point for every model source.
+
+source → local path (as given, or fetched from the Hub through :mod:`i2i_models.hub`) → our folder
+(``config.json`` + ``model.safetensors``), or weights files of another codebase recognised by
+:mod:`i2i_models.formats` → bundle of the right family, weights loaded strictly, ``eval()`` mode.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import hub
+from .bundles import FORMAT, I2IModel, family_class
+from .errors import ConfigError, FamilyMismatchError, ModelNotFoundError
+from .formats import Detection, detect, split_roles
+from .formats.junyanz import apply_train_opt, parse_train_opt
+from .formats.yunjey import default_attributes
+from .state_dicts import WEIGHT_SUFFIXES, read_json, read_state_dict
+
+FAMILY_NAMES = ("pix2pix", "cyclegan", "stargan")
+
+# File-name conventions of the reference codebases: (regex, codebase). Groups: role, step.
+_FILE_ROLES = [
+    (re.compile(r"^(?P<step>.+)_net_(?P<role>G_A|G_B|D_A|D_B|G|D)\.pth$"), "junyanz"),
+    (re.compile(r"^(?P<step>\d+)-(?P<role>G|D)\.ckpt$"), "yunjey"),
+    (re.compile(r"^(?P<role>G_AB|G_BA|D_A|D_B|generator|discriminator)_(?P<step>\d+)\.pth$"), "pytorch-gan"),
+    (re.compile(r"^(?P<role>G_A2B|G_B2A|D_A|D_B|G|D)_(?P<step>\d+)\.pkl$"), "wangguanan"),
+]
+_ROLE_ALIASES = {"G_AB": "G_A", "G_A2B": "G_A", "G_BA": "G_B", "G_B2A": "G_B", "generator": "G", "discriminator": "D"}
+_SINGLE_FILES = ("model.safetensors", "pytorch_model.bin", "diffusion_pytorch_model.safetensors")
+
+
+@dataclass
+class _Item:
+    path: Path
+    hint: str | None  # "G", "D", "G_A", "G_B", "D_A", "D_B" or None
+    det: Detection
+
+
+def _file_role(name: str) -> tuple[str | None, Any]:
+    """(role hint, sortable step) from a reference file name, or (None, None)."""
+    for rx, _ in _FILE_ROLES:
+        m = rx.match(name)
+        if m:
+            role = _ROLE_ALIASES.get(m.group("role"), m.group("role"))
+            step = m.group("step")
+            if step == "latest":
+                key = (2, 0)
+            else:
+                digits = re.sub(r"\D", "", step)
+                key = (1, int(digits)) if digits else (0, 0)
+            return role, key
+    return None, None
+
+
+def _domains_from_name(*names: str) -> dict[str, str] | None:
+    """``horse2zebra_pretrained`` → {"A": "horse", "B": "zebra"} (junyanz's naming of datasets and models)."""
+    for name in names:
+        m = re.search(r"(?:^|[_\-/])([A-Za-z]+)2([A-Za-z]+)(?:$|[_\-.])", name or "")
+        if m:
+            return {"A": m.group(1), "B": m.group(2)}
+    return None
+
+
+def resolve(source: str | os.PathLike, *, revision: str | None = None, local_dir: str | os.PathLike | None = None) -> Path:
+    """Turn ``source`` into a local file or folder, downloading from the Hub when it is a repo id.
+
+    Accepts a local file, a local folder, ``owner/name`` (a Hub repo), ``owner/name/path/in/repo.pth``
+    (one file of a Hub repo) and the same with an ``hf://`` prefix. Local paths win over Hub ids.
+    Raises ``ModelNotFoundError``.
+    """
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    if text.startswith("hf://"):
+        text = text[5:]
+    if hub.is_hub_id(text):
+        parts = text.split("/")
+        repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or None
+        return hub.download(repo_id, revision=revision, filename=filename, local_dir=local_dir)
+    raise ModelNotFoundError(f"{os.fspath(source)!r} is not an existing file or folder, nor a Hub repo id like "
+                             f"'owner/name'")
+
+
+def load(source: str | os.PathLike, *, family: str | None = None, revision: str | None = None,
+         device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> I2IModel:
+    """Load a translator from anywhere and return its bundle, in ``eval()`` mode, ready for inference.
+
+    Args:
+        source: a Hub repo id (``"org/name"``, or ``"org/name/file.pth"`` for one file of a repo), a local
+            folder (ours, a junyanz ``checkpoints/<name>`` folder, a StarGAN ``models`` folder, a HugGAN
+            snapshot …) or one weights file of any supported format (``.safetensors``, ``.pth``,
+            ``.bin``, ``.ckpt``, ``.pkl``; zip or legacy pickles, read with ``weights_only=True``).
+        family: ``"pix2pix"``, ``"cyclegan"`` or ``"stargan"``. For sources that say what they are (our
+            folders, StarGAN files) a different family is an error; a bare one-direction generator file
+            (junyanz, HugGAN) becomes a bundle of the family asked for (default: U-Net → pix2pix,
+            ResNet → one-direction CycleGAN).
+        revision: Hub branch, tag or commit.
+        device, dtype: where and in which floating dtype to put the weights (default: CPU, float32).
+
+    Returns:
+        :class:`Pix2PixModel` (``.generator``, ``.discriminator``), :class:`CycleGANModel` (``.G_A`` A→B,
+        ``.G_B`` B→A, ``.D_A``, ``.D_B``) or :class:`StarGANModel` (``.generator`` called ``G(x, c)``,
+        ``.discriminator``). Absent networks are ``None``. All networks take [B, C, H, W] in [-1, 1].
+
+    Raises:
+        ModelNotFoundError: no such path / Hub repo / revision / file, or not cached while offline.
+        UnknownCheckpointError: readable weights in a layout no detector knows (lists known layouts).
+        CorruptCheckpointError: truncated or damaged file, or not a weights file.
+        UnsafeCheckpointError: a pickle that would run code.
+        FamilyMismatchError: ``family`` given and the source is another family.
+        ConfigError: a malformed ``config.json``, or weights that do not fit it.
+    """
+    if family is not None and family not in FAMILY_NAMES:
+        raise ValueError(f"family must be one of {FAMILY_NAMES}, got {family!r}")
+    path = resolve(source, revision=revision)
+    model = load_path(path, family=family, label=os.fspath(source))
+    if family is not None and model.family != family:
+        what = model.config.get("source", {}).get("kind") or model.family
+        raise FamilyMismatchError(f"{os.fspath(source)!r} is a {model.family} model ({what}), not a {family} model")
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
+    return model.eval()
+
+
+def load_path(path: Path, *, family: str | None = None, label: str | None = None) -> I2IModel:
+    """Load a local file or folder (see :func:`load`)."""
+    label = label or str(path)
+    if path.is_file():
+        if path.name == "config.json":
+            return load_path(path.parent, family=family, label=label)
+        return _from_files(_with_siblings(path), family, label)
+    cfg_path = path / "config.json"
+    if cfg_path.is_file():
+        cfg = read_json(cfg_path)
+        if cfg.get("format") == FORMAT:
+            if not (path / "model.safetensors").is_file():
+                raise ModelNotFoundError(f"{path} has our config.json but no model.safetensors: the folder is "
+                                         f"incomplete; copy or download it again")
+            return _load_own_folder(path, cfg, family)
+    files = _pick_files(path)
+    return _from_files(files, family, label)
+
+
+def _load_own_folder(path: Path, cfg: dict, family: str | None) -> I2IModel:
+    cls = family_class(cfg.get("family"))
+    if family is not None and cls.family != family:
+        raise FamilyMismatchError(f"{path} holds a {cls.family} model, not a {family} model")
+    model = cls(cfg)
+    model.load_weights_file(path / "model.safetensors")
+    return model
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(WEIGHT_SUFFIXES))
+
+
+def _pick_files(folder: Path) -> list[Path]:
+    """Which weights files of a folder make up the model: a single standard file, or the newest step of
+    the reference naming conventions (``latest`` before numbered epochs), or the only weights file."""
+    files = _weight_files(folder)
+    if not files and (folder / "models").is_dir():  # StarGAN run folder: <run>/models/<step>-G.ckpt
+        files = _weight_files(folder / "models")
+    if not files:
+        raise ModelNotFoundError(f"{folder} contains no weights file ({', '.join(WEIGHT_SUFFIXES)})")
+    for name in _SINGLE_FILES:
+        match = [f for f in files if f.name == name]
+        if match:
+            return match
+    named = [(f, *_file_role(f.name)) for f in files]
+    with_role = [(f, r, s) for f, r, s in named if r is not None]
+    if with_role:
+        best = max(s for _, _, s in with_role)
+        return [f for f, _, s in with_role if s == best]
+    if len(files) == 1:
+        return files
+    raise ModelNotFoundError(f"{folder} holds several weights files and none follows a known naming convention "
+                             f"({', '.join(f.name for f in files[:8])}); pass the one file to load")
+
+
+def _with_siblings(path: Path) -> list[Path]:
+    """A StarGAN ``<step>-G.ckpt`` brings its ``<step>-D.ckpt`` (the classifier needed for label-free editing)."""
+    m = re.match(r"^(.*)-G\.ckpt$", path.name)
+    if m:
+        d = path.with_name(f"{m.group(1)}-D.ckpt")
+        if d.is_file():
+            return [path, d]
+    return [path]
+
+
+def _from_files(files: list[Path], family: str | None, label: str) -> I2IModel:
+    items: list[_Item] = []
+    for f in files:
+        sd = read_state_dict(f)
+        parts = split_roles(sd)
+        if parts is not None:  # a bare model.safetensors of ours, without its config.json
+            for role, part in parts.items():
+                hint = {"generator": "G", "discriminator": "D"}.get(role, role)
+                items.append(_Item(f, hint, detect(part, where=f"{f} [{role}]")))
+            continue
+        hint, _ = _file_role(f.name)
+        items.append(_Item(f, hint, detect(sd, where=str(f))))
+    opts = {}
+    for folder in {f.parent for f in files}:
+        for name in ("train_opt.txt", "test_opt.txt"):
+            if (folder / name).is_file():
+                opts = parse_train_opt((folder / name).read_text(encoding="utf-8", errors="replace"))
+                break
+    if opts:
+        for it in items:
+            if it.det.codebase == "junyanz":
+                apply_train_opt(it.det, opts)
+    fam, roles = _assign_roles(items, family, label)
+    config: dict[str, Any] = {"family": fam, "networks": {role: it.det.network for role, it in roles.items()}}
+    domains = _domains_from_name(opts.get("name", ""), files[0].parent.name, files[0].stem)
+    if fam in ("cyclegan", "pix2pix") and domains:
+        config["domains"] = domains
+    if fam == "pix2pix" and opts.get("direction") in ("AtoB", "BtoA"):
+        config["direction"] = opts["direction"]
+    if fam == "stargan":
+        c_dim = next(it.det.network["c_dim"] for it in roles.values())
+        config["attributes"], config["attribute_groups"] = default_attributes(c_dim)
+    if opts.get("crop_size", "").isdigit():
+        config["image_size"] = int(opts["crop_size"])
+    first = next(iter(roles.values())).det
+    config["source"] = {
+        "codebase": first.codebase,
+        "kind": ", ".join(sorted({it.det.kind for it in roles.values()})),
+        "files": {role: it.path.name for role, it in roles.items()},
+        "notes": sorted({n for it in roles.values() for n in it.det.notes}),
+    }
+    model = family_class(fam)(config)
+    sd = {f"{role}.{k}": v for role, it in roles.items() for k, v in it.det.state_dict.items()}
+    model.load_state_dict_checked(sd, label)
+    return model
+
+
+def _assign_roles(items: list[_Item], family: str | None, label: str) -> tuple[str, dict[str, _Item]]:
+    """Decide the family and the role of each detected network."""
+    stargan = [it for it in items if it.det.family == "stargan"]
+    if stargan:
+        if len(stargan) != len(items):
+            raise ConfigError(f"{label} mixes StarGAN and other networks")
+        if family not in (None, "stargan"):
+            raise FamilyMismatchError(f"{label} is a StarGAN model ({stargan[0].det.kind}), not a {family} model")
+        fam = "stargan"
+    elif any(it.hint in ("G_A", "G_B", "D_A", "D_B") for it in items):
+        fam = "cyclegan" if family is None else family
+    elif family is not None:
+        if family == "stargan":
+            raise FamilyMismatchError(f"{label} is a {items[0].det.kind} ({items[0].det.family}), not a StarGAN model")
+        fam = family
+    else:
+        gens = [it for it in items if it.det.role == "generator"]
+        fam = (gens or items)[0].det.family
+    roles: dict[str, _Item] = {}
+    for it in items:
+        if fam == "cyclegan":
+            if it.hint in ("G_A", "G_B", "D_A", "D_B"):
+                role = it.hint
+            else:
+                role = "G_A" if it.det.role == "generator" else "D_A"
+        else:
+            if it.hint in ("G_A", "G_B", "D_A", "D_B"):
+                raise FamilyMismatchError(f"{label}: {it.path.name} is a CycleGAN {it.hint} file, not a {fam} network")
+            role = it.det.role
+        if role in roles:
+            raise ConfigError(f"{label}: both {roles[role].path.name} and {it.path.name} would be the {role}; "
+                              f"load one file at a time")
+        roles[role] = it
+    return fam, roles

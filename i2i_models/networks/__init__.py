@@ -1,0 +1,76 @@
+"""The generator and discriminator architectures, and ``build_network`` from a JSON config.
+
+A network config is ``{"arch": name, **hyper-parameters}``; ``network.config`` gives it back, so a
+network round-trips through JSON: ``build_network(net.config)`` builds the same architecture.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import InstanceNormStats, Network, init_weights, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
+from .pytorchgan import PyTorchGANDiscriminator, PyTorchGANUnetGenerator
+from .resnet import RESNET_PRESETS, ResnetGenerator
+from .stargan import StarGANDiscriminator, StarGANGenerator
+from .unet import UNET_PRESETS, UnetGenerator
+
+ARCHS: dict[str, type[Network]] = {cls.arch: cls for cls in (
+    UnetGenerator, ResnetGenerator, StarGANGenerator, PyTorchGANUnetGenerator,
+    NLayerDiscriminator, PixelDiscriminator, MultiscaleDiscriminator, StarGANDiscriminator, PyTorchGANDiscriminator)}
+
+
+def build_network(config: dict[str, Any]) -> Network:
+    """Build an (untrained) network from ``{"arch": name, **kwargs}``.
+
+    Raises ``ValueError`` naming the known architectures when ``arch`` is unknown, and naming the
+    accepted hyper-parameters when the config has one the architecture does not take.
+    """
+    cfg = dict(config)
+    arch = cfg.pop("arch", None)
+    cls = ARCHS.get(arch)
+    if cls is None:
+        raise ValueError(f"unknown network arch {arch!r}; known: {', '.join(sorted(ARCHS))}")
+    try:
+        return cls(**cfg)
+    except TypeError as e:
+        import inspect
+        accepted = list(inspect.signature(cls.__init__).parameters)[1:]
+        raise ValueError(f"bad config for arch {arch!r}: {e}; it accepts {accepted}") from None
+
+
+def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
+             norm: str = "instance", use_dropout: bool = False, upsample: str = "transpose") -> Network:
+    """A generator by junyanz's ``--netG`` name: ``unet_128``, ``unet_256`` (generally ``unet_<2**num_downs>``),
+    ``resnet_6blocks``, ``resnet_9blocks`` or ``resnet_<n>blocks``. Raises ``ValueError`` otherwise."""
+    if netG.startswith("unet_") and netG[5:].isdigit():
+        size = int(netG[5:])
+        if size < 32 or size & (size - 1):
+            raise ValueError(f"unknown U-Net preset {netG!r}; use unet_128, unet_256 (unet_<2**num_downs>)")
+        return UnetGenerator(input_nc, output_nc, size.bit_length() - 1, ngf, norm, use_dropout, upsample)
+    if netG.startswith("resnet_") and netG.endswith("blocks") and netG[7:-6].isdigit():
+        return ResnetGenerator(input_nc, output_nc, ngf, int(netG[7:-6]), norm, use_dropout, upsample=upsample)
+    raise ValueError(f"unknown netG {netG!r}; use unet_128, unet_256, resnet_6blocks or resnet_9blocks")
+
+
+def define_D(netD: str = "basic", input_nc: int = 3, ndf: int = 64, n_layers_D: int = 3, norm: str = "batch",
+             num_D: int = 2, use_spectral_norm: bool = False) -> Network:
+    """A discriminator by junyanz's ``--netD`` name: ``basic`` (70×70 PatchGAN), ``n_layers``
+    (``n_layers_D`` layers), ``pixel`` (1×1 PixelGAN) or ``multiscale`` (pix2pixHD, ``num_D`` scales)."""
+    if netD == "basic":
+        return NLayerDiscriminator(input_nc, ndf, 3, norm, use_spectral_norm)
+    if netD == "n_layers":
+        return NLayerDiscriminator(input_nc, ndf, n_layers_D, norm, use_spectral_norm)
+    if netD == "pixel":
+        return PixelDiscriminator(input_nc, ndf, norm)
+    if netD == "multiscale":
+        return MultiscaleDiscriminator(input_nc, ndf, n_layers_D, norm, num_D, use_spectral_norm)
+    raise ValueError(f"unknown netD {netD!r}; use basic, n_layers, pixel or multiscale")
+
+
+__all__ = [
+    "ARCHS", "build_network", "define_G", "define_D", "init_weights", "norm_layer", "upsample_conv", "NORMS",
+    "UPSAMPLES", "Network", "InstanceNormStats", "UnetGenerator", "ResnetGenerator", "StarGANGenerator",
+    "StarGANDiscriminator", "NLayerDiscriminator", "PixelDiscriminator", "MultiscaleDiscriminator",
+    "PyTorchGANUnetGenerator", "PyTorchGANDiscriminator",
+]

@@ -1,0 +1,151 @@
+"""Building blocks shared by every network: normalisation layers, up-sampling layers, weight init.
+
+All networks in this package take and return [B, C, H, W] float tensors. Generators expect
+input in [-1, 1] and end in tanh (output in [-1, 1]), as in every reference codebase.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NORMS = ("batch", "instance", "none")
+UPSAMPLES = ("transpose", "nearest")
+INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Raise ``ValueError`` naming the allowed values when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
+
+
+def norm_layer(norm: str, num_features: int) -> nn.Module:
+    """The normalisation layer junyanz's ``get_norm_layer`` builds.
+
+    * ``batch``: ``BatchNorm2d(affine=True, track_running_stats=True)``.
+    * ``instance``: ``InstanceNorm2d(affine=False, track_running_stats=False)``: per-image statistics,
+      no parameters and no buffers (junyanz master since 2018-10).
+    * ``none``: ``Identity`` (keeps the ``nn.Sequential`` index so state-dict keys do not move).
+
+    Raises ``ValueError`` for any other name.
+    """
+    check_choice("norm", norm, NORMS)
+    if norm == "batch":
+        return nn.BatchNorm2d(num_features, affine=True, track_running_stats=True)
+    if norm == "instance":
+        return nn.InstanceNorm2d(num_features, affine=False, track_running_stats=False)
+    return nn.Identity()
+
+
+def conv_bias(norm: str) -> bool:
+    """junyanz's ``use_bias``: convolutions followed by a norm layer carry a bias only for InstanceNorm."""
+    return norm == "instance"
+
+
+class InstanceNormStats(nn.InstanceNorm2d):
+    """Affine ``InstanceNorm2d`` whose stored running statistics are used only when asked.
+
+    StarGAN (yunjey) and the wangguanan course code build ``InstanceNorm2d(affine=True,
+    track_running_stats=True)``, so their files carry ``running_mean``/``running_var``. yunjey never
+    calls ``eval()``, so its outputs use **per-image statistics** even at test time; wangguanan's
+    CycleGAN sampler calls ``eval()`` and so uses the running statistics. ``use_running_stats``
+    selects which of the two the layer reproduces in ``eval()`` mode; the buffers are never updated
+    outside training (``torch.nn.InstanceNorm2d`` would update them in train mode only, as here).
+    """
+
+    def __init__(self, num_features: int, *, track_running_stats: bool = True, use_running_stats: bool = False,
+                 eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__(num_features, eps=eps, momentum=momentum, affine=True,
+                         track_running_stats=track_running_stats)
+        self.use_running_stats = bool(use_running_stats and track_running_stats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B,C,H,W] -> [B,C,H,W]
+        if self.training and self.track_running_stats:
+            return super().forward(x)
+        if self.use_running_stats:
+            return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                   use_input_stats=False, momentum=0.0, eps=self.eps)
+        return F.instance_norm(x, None, None, self.weight, self.bias, use_input_stats=True, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", use_running_stats={self.use_running_stats}"
+
+
+def upsample_conv(in_ch: int, out_ch: int, upsample: str, *, kernel_size: int, padding: int,
+                  output_padding: int = 0, bias: bool) -> nn.Module:
+    """A ×2 up-sampling convolution.
+
+    * ``transpose``: ``ConvTranspose2d(in_ch, out_ch, kernel_size, stride 2, padding, output_padding)``,
+      as in the papers (weight stored ``(in, out, k, k)``).
+    * ``nearest``: ``Sequential(Upsample(×2, nearest), Conv2d(in_ch, out_ch, 3, padding=1))``: resize-
+      convolution, free of the checkerboard artifacts of strided transposed convolutions (Odena et al.,
+      Distill 2016). Its conv weight is key ``<index>.1.weight`` (``(out, in, 3, 3)``), so the other
+      layers keep the indices of the transposed layout.
+    """
+    check_choice("upsample", upsample, UPSAMPLES)
+    if upsample == "transpose":
+        return nn.ConvTranspose2d(in_ch, out_ch, kernel_size, stride=2, padding=padding,
+                                  output_padding=output_padding, bias=bias)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                         nn.Conv2d(in_ch, out_ch, 3, stride=1, padding=1, bias=bias))
+
+
+def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+    """Initialise ``net`` in place as junyanz ``networks.init_weights`` does and return it.
+
+    Conv/Linear weights: ``normal`` N(0, gain), ``xavier`` (xavier_normal, gain), ``kaiming``
+    (kaiming_normal, fan_in, a=0), ``orthogonal`` (gain); biases 0. BatchNorm weights N(1, gain),
+    biases 0. Affine InstanceNorm weights 1, biases 0. Raises ``ValueError`` for an unknown ``init_type``.
+    """
+    check_choice("init_type", init_type, INIT_TYPES)
+
+    def init_fn(m: nn.Module) -> None:
+        name = type(m).__name__
+        weight = getattr(m, "weight", None)
+        if isinstance(weight, torch.Tensor) and ("Conv" in name or "Linear" in name):
+            if init_type == "normal":
+                nn.init.normal_(weight, 0.0, init_gain)
+            elif init_type == "xavier":
+                nn.init.xavier_normal_(weight, gain=init_gain)
+            elif init_type == "kaiming":
+                nn.init.kaiming_normal_(weight, a=0, mode="fan_in")
+            else:
+                nn.init.orthogonal_(weight, gain=init_gain)
+            if getattr(m, "bias", None) is not None:
+                nn.init.constant_(m.bias, 0.0)
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
+            nn.init.normal_(m.weight, 1.0, init_gain)
+            nn.init.constant_(m.bias, 0.0)
+        elif isinstance(m, nn.InstanceNorm2d) and m.affine:
+            nn.init.constant_(m.weight, 1.0)
+            nn.init.constant_(m.bias, 0.0)
+
+    net.apply(init_fn)
+    return net
+
+
+class Network(nn.Module):
+    """Base of every network here: remembers its constructor arguments as a JSON-able ``config``.
+
+    ``config`` is ``{"arch": <registry name>, **constructor keyword arguments}``; ``build_network``
+    in :mod:`i2i_models.networks` turns such a dict back into the same network. Subclasses set
+    ``arch`` and ``role`` (``"generator"`` or ``"discriminator"``) and call ``_remember(locals())``.
+    """
+
+    arch: str = ""
+    role: str = ""
+
+    def _remember(self, local_vars: dict) -> None:
+        import inspect
+
+        params = inspect.signature(type(self).__init__).parameters
+        self.config = {"arch": self.arch}
+        for name in list(params)[1:]:
+            self.config[name] = local_vars[name]
+
+    @property
+    def size_multiple(self) -> int:
+        """H and W of the input must be multiples of this (1 for discriminators)."""
+        return 1

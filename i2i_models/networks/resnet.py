@@ -1,0 +1,104 @@
+"""ResNet generator of CycleGAN (Zhu et al., ICCV 2017, appendix 7.2; Johnson et al. 2016), junyanz layout.
+
+``nn.Sequential`` ``model``: ``[pad 0, conv7 1, norm 2, ReLU 3]``, two ``[conv3 s2, norm, ReLU]`` at 4 and 7,
+``n_blocks`` ResnetBlocks at 10…9+n, two ``[up, norm, ReLU]`` at 10+n and 13+n, then
+``[pad, conv7, Tanh]`` with the final conv at ``model.(17+n)``: the keys of junyanz
+``networks.ResnetGenerator``, so its checkpoints load directly.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .common import Network, check_choice, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+
+PADDING_TYPES = ("reflect", "replicate", "zero")
+RESNET_PRESETS = {"resnet_6blocks": 6, "resnet_9blocks": 9}
+
+
+def _pad(padding_type: str, size: int) -> list[nn.Module]:
+    if padding_type == "reflect":
+        return [nn.ReflectionPad2d(size)]
+    if padding_type == "replicate":
+        return [nn.ReplicationPad2d(size)]
+    return []
+
+
+class ResnetBlock(nn.Module):
+    """``x + conv_block(x)``; ``conv_block`` = ``[pad, conv3, norm, ReLU, (Dropout 0.5), pad, conv3, norm]``
+    (no pad layers and conv padding 1 for ``padding_type="zero"``), as junyanz ``ResnetBlock``."""
+
+    def __init__(self, dim: int, padding_type: str, norm: str, use_dropout: bool, use_bias: bool):
+        super().__init__()
+        p = 1 if padding_type == "zero" else 0
+        block: list[nn.Module] = _pad(padding_type, 1)
+        block += [nn.Conv2d(dim, dim, 3, padding=p, bias=use_bias), norm_layer(norm, dim), nn.ReLU(True)]
+        if use_dropout:
+            block.append(nn.Dropout(0.5))
+        block += _pad(padding_type, 1)
+        block += [nn.Conv2d(dim, dim, 3, padding=p, bias=use_bias), norm_layer(norm, dim)]
+        self.conv_block = nn.Sequential(*block)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(Network):
+    """CycleGAN ResNet generator: [B, input_nc, H, W] in [-1, 1] -> [B, output_nc, H, W] in [-1, 1].
+
+    Args:
+        input_nc, output_nc: image channels.
+        ngf: filters of the first layer (then 2ngf, 4ngf in the residual trunk).
+        n_blocks: residual blocks (6 = ``resnet_6blocks`` for 128 px, 9 = ``resnet_9blocks`` for 256 px).
+        norm: ``instance`` (CycleGAN default) | ``batch`` | ``none``.
+        use_dropout: Dropout(0.5) inside each residual block.
+        padding_type: ``reflect`` (default) | ``replicate`` | ``zero`` inside the residual blocks.
+        upsample: ``transpose`` (ConvTranspose 3×3, the paper) | ``nearest`` (nearest ×2 + conv3, no
+            checkerboards; the HugGAN/PyTorch-GAN generator's choice).
+        outer_padding: reflection padding around the two 7×7 convs. 3 keeps the size; the
+            HugGAN/PyTorch-GAN ``GeneratorResNet`` pads by its channel count, so its 1-channel models
+            shrink the output by 8 px per axis (reproduced here for parity; the engine compensates).
+
+    H and W must be multiples of 4 (``size_multiple``). Raises ``ValueError`` for bad choices.
+    """
+
+    arch = "resnet"
+    role = "generator"
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
+                 norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
+                 upsample: str = "transpose", outer_padding: int = 3):
+        super().__init__()
+        check_choice("norm", norm, NORMS)
+        check_choice("upsample", upsample, UPSAMPLES)
+        check_choice("padding_type", padding_type, PADDING_TYPES)
+        if n_blocks < 0:
+            raise ValueError(f"n_blocks={n_blocks} must be >= 0")
+        self._remember(locals())
+        use_bias = conv_bias(norm)
+        model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
+                                  nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias),
+                                  norm_layer(norm, ngf), nn.ReLU(True)]
+        for i in range(2):
+            mult = 2 ** i
+            model += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
+                      norm_layer(norm, ngf * mult * 2), nn.ReLU(True)]
+        for _ in range(n_blocks):
+            model.append(ResnetBlock(ngf * 4, padding_type, norm, use_dropout, use_bias))
+        for i in range(2):
+            mult = 2 ** (2 - i)
+            model += [upsample_conv(ngf * mult, ngf * mult // 2, upsample, kernel_size=3, padding=1,
+                                    output_padding=1, bias=use_bias),
+                      norm_layer(norm, ngf * mult // 2), nn.ReLU(True)]
+        model += [nn.ReflectionPad2d(outer_padding), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*model)
+        self.input_nc, self.output_nc = input_nc, output_nc
+        self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
+
+    @property
+    def size_multiple(self) -> int:
+        return 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)

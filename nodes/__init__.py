@@ -1,0 +1,1 @@
+"""ComfyUI nodes (thin glue over ``i2i_models``)."""
