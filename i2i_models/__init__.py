@@ -8,7 +8,7 @@ Every network takes [B, C, H, W] float tensors in [-1, 1] and generators return 
 """
 
 from .bundles import CycleGANModel, I2IModel, Pix2PixModel, StarGANModel, family_class
-from .errors import (ConfigError, CorruptCheckpointError, FamilyMismatchError, I2IError, ModelNotFoundError,
+from .errors import (ConfigError, CorruptCheckpointError, DownloadError, FamilyMismatchError, I2IError, ModelNotFoundError,
                      UnknownCheckpointError, UnsafeCheckpointError)
 from .loading import load, resolve
 from .networks import build_network, define_D, define_G, init_weights
@@ -18,6 +18,6 @@ __version__ = "0.1.0"
 __all__ = [
     "load", "resolve", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
     "build_network", "define_G", "define_D", "init_weights",
-    "I2IError", "ConfigError", "CorruptCheckpointError", "FamilyMismatchError", "ModelNotFoundError",
+    "I2IError", "ConfigError", "CorruptCheckpointError", "DownloadError", "FamilyMismatchError", "ModelNotFoundError",
     "UnknownCheckpointError", "UnsafeCheckpointError",
 ]

@@ -31,5 +31,9 @@ class ModelNotFoundError(I2IError, FileNotFoundError):
     """No such local path, Hub repository, revision or file (or it is not in the offline cache)."""
 
 
+class DownloadError(I2IError, OSError):
+    """A download started but did not complete correctly (size mismatch, dropped connection)."""
+
+
 class ConfigError(I2IError, ValueError):
     """A ``config.json`` is malformed or does not match the weights beside it."""

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from .errors import DownloadError, I2IError, ModelNotFoundError
 from .state_dicts import WEIGHT_SUFFIXES
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -49,6 +49,7 @@ def download(repo_id: str, *, revision: str | None = None, filename: str | None 
     of the shared cache (what the ComfyUI loaders do).
 
     Raises:
+        DownloadError: the transfer failed or delivered a file of the wrong size.
         ModelNotFoundError: the repo, revision or file does not exist (or is private/gated without a
             token), or, offline, is not in the cache. The message names the repo, revision, endpoint and
             what to try.
@@ -100,3 +101,8 @@ def download(repo_id: str, *, revision: str | None = None, filename: str | None 
             f"HF_ENDPOINT, or load a local copy by path") from None
     except EntryNotFoundError:
         raise ModelNotFoundError(f"Hub repo {where} has no file {filename!r}") from None
+    except I2IError:
+        raise
+    except OSError as e:  # incomplete body, dropped connection, disk full ...
+        raise DownloadError(f"downloading {where} from {_endpoint()} failed: {e}. Nothing was loaded; retry (a "
+                            f"partial file is resumed or re-fetched)") from e

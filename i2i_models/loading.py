@@ -112,6 +112,7 @@ def load(source: str | os.PathLike, *, family: str | None = None, revision: str 
 
     Raises:
         ModelNotFoundError: no such path / Hub repo / revision / file, or not cached while offline.
+        DownloadError: a Hub download failed part-way (wrong size, dropped connection).
         UnknownCheckpointError: readable weights in a layout no detector knows (lists known layouts).
         CorruptCheckpointError: truncated or damaged file, or not a weights file.
         UnsafeCheckpointError: a pickle that would run code.
