@@ -10,13 +10,14 @@ Every network takes [B, C, H, W] float tensors in [-1, 1] and generators return 
 from .bundles import CycleGANModel, I2IModel, Pix2PixModel, StarGANModel, family_class
 from .errors import (ConfigError, CorruptCheckpointError, DownloadError, FamilyMismatchError, I2IError, ModelNotFoundError,
                      UnknownCheckpointError, UnsafeCheckpointError)
+from .inference import translate
 from .loading import load, resolve
 from .networks import build_network, define_D, define_G, init_weights
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "resolve", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
+    "load", "resolve", "translate", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
     "build_network", "define_G", "define_D", "init_weights",
     "I2IError", "ConfigError", "CorruptCheckpointError", "DownloadError", "FamilyMismatchError", "ModelNotFoundError",
     "UnknownCheckpointError", "UnsafeCheckpointError",

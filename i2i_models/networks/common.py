@@ -149,3 +149,8 @@ class Network(nn.Module):
     def size_multiple(self) -> int:
         """H and W of the input must be multiples of this (1 for discriminators)."""
         return 1
+
+    @property
+    def min_size(self) -> int:
+        """Smallest H and W (a multiple of ``size_multiple``) whose deepest InstanceNorm map has >1 element."""
+        return self.size_multiple

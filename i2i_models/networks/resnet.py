@@ -100,5 +100,9 @@ class ResnetGenerator(Network):
     def size_multiple(self) -> int:
         return 4
 
+    @property
+    def min_size(self) -> int:
+        return 8
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

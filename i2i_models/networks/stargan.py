@@ -77,6 +77,10 @@ class StarGANGenerator(Network):
     def size_multiple(self) -> int:
         return 4
 
+    @property
+    def min_size(self) -> int:
+        return 8
+
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if self.c_dim:
             if c is None or c.dim() != 2 or c.shape[1] != self.c_dim or c.shape[0] != x.shape[0]:
