@@ -10,6 +10,7 @@ Every network takes [B, C, H, W] float tensors in [-1, 1] and generators return 
 from .bundles import CycleGANModel, I2IModel, Pix2PixModel, StarGANModel, family_class
 from .errors import (ConfigError, CorruptCheckpointError, DownloadError, FamilyMismatchError, I2IError, ModelNotFoundError,
                      UnknownCheckpointError, UnsafeCheckpointError)
+from .editing import edit, predict_attributes
 from .inference import translate
 from .loading import load, resolve
 from .networks import build_network, define_D, define_G, init_weights
@@ -17,7 +18,7 @@ from .networks import build_network, define_D, define_G, init_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "resolve", "translate", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
+    "load", "resolve", "translate", "edit", "predict_attributes", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
     "build_network", "define_G", "define_D", "init_weights",
     "I2IError", "ConfigError", "CorruptCheckpointError", "DownloadError", "FamilyMismatchError", "ModelNotFoundError",
     "UnknownCheckpointError", "UnsafeCheckpointError",

@@ -99,11 +99,6 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
         """The present generators by role."""
         return {r: n for r, n in self.networks().items() if n.role == "generator"}
 
-    @property
-    def device(self) -> torch.device:
-        p = next(iter(self.parameters()), None)
-        return p.device if p is not None else torch.device("cpu")
-
     def __repr__(self) -> str:
         nets = ", ".join(f"{r}={n.config['arch']}" for r, n in self.networks().items())
         return f"{type(self).__name__}({nets})"

@@ -54,6 +54,8 @@ class Context:
         self.spill_dir = spill_dir
         self.seed = seed
         self.convs: list[ConvNode] = []
+        self.materializers: list[Stored] = []
+        self.ram_used = 0
         self._files = []
 
     def close(self) -> None:
@@ -78,6 +80,9 @@ class Node:
     def rows(self, a: int, b: int) -> torch.Tensor:
         raise NotImplementedError
 
+    def inputs(self) -> list[Node]:
+        return [self.x] if hasattr(self, "x") else list(getattr(self, "xs", []))
+
     def ensure(self) -> None:
         """Compute whatever this node's consumers need before they read (materialised inputs)."""
 
@@ -95,6 +100,16 @@ class Node:
         return self.stats
 
 
+def deps(node: Node) -> set[Stored]:
+    """The materialised tensors a read of ``node`` touches (through lazy nodes)."""
+    if isinstance(node, Stored):
+        return {node}
+    out: set[Stored] = set()
+    for x in node.inputs():
+        out |= deps(x)
+    return out
+
+
 def _band_rows(bytes_per_row: int, band_bytes: int) -> int:
     return max(1, band_bytes // max(1, bytes_per_row))
 
@@ -104,6 +119,9 @@ class Input(Node):
         assert x.dim() == 4 and x.shape[0] == 1
         self.x = x
         _, self.C, self.H, self.W = x.shape
+
+    def inputs(self):
+        return []
 
     def rows(self, a, b):
         return self.x[:, :, a:b]
@@ -124,22 +142,44 @@ class Stored(Node):
     """A materialised tensor, stored row-major ([H, C, W]) in RAM or in an anonymous temp file."""
 
     def __init__(self, C: int, H: int, W: int, ctx: Context):
-        self.C, self.H, self.W = C, H, W
+        self.C, self.H, self.W, self.ctx = C, H, W, ctx
         self.row_elems = C * W
-        nbytes = H * self.row_elems * 4
-        if nbytes <= ctx.ram_bytes:
-            self.mem = torch.empty(H, C, W)
-            self.file = None
-        else:
-            self.mem = None
-            self.file = ctx.tempfile()
-            self.file.truncate(nbytes)
+        self.nbytes = H * self.row_elems * 4
+        self.mem = self.file = None
+        self.pending = 0  # consumers that still have to read this tensor
+        self.freed = False
         self._s = torch.zeros(C, dtype=torch.float64)
         self._ss = torch.zeros(C, dtype=torch.float64)
         self._written = 0
 
+    def inputs(self) -> list[Node]:
+        return []
+
+    def _alloc(self) -> None:
+        ctx = self.ctx
+        if ctx.ram_used + self.nbytes <= ctx.ram_bytes:
+            self.mem = torch.empty(self.H, self.C, self.W)
+            ctx.ram_used += self.nbytes
+        else:
+            self.file = ctx.tempfile()
+            self.file.truncate(self.nbytes)
+
+    def release(self) -> None:
+        """One consumer is done; free the storage when none is left."""
+        self.pending -= 1
+        if self.pending <= 0 and not self.freed:
+            self.freed = True
+            if self.mem is not None:
+                self.mem = None
+                self.ctx.ram_used -= self.nbytes
+            if self.file is not None:
+                self.file.close()
+                self.file = None
+
     def write(self, a: int, band: torch.Tensor) -> None:
         """Store rows [a, a + h) from ``band`` [1, C, h, W] and add them to the statistics."""
+        if self.mem is None and self.file is None:
+            self._alloc()
         band = band.float()
         d = band.double()
         self._s += d.sum((0, 2, 3))
@@ -158,6 +198,8 @@ class Stored(Node):
             self.stats = (mean, (self._ss / n - mean * mean).clamp_min(0))
 
     def rows(self, a, b):
+        if self.freed:
+            raise RuntimeError("internal error: a released tensor was read")
         if self.mem is not None:
             hcw = self.mem[a:b]
         else:
@@ -306,6 +348,7 @@ class ConvNode(Stored):
         self.step = _band_rows(per_out_row, ctx.band_bytes)
         self.n_bands = math.ceil(H / self.step)
         ctx.convs.append(self)
+        ctx.materializers.append(self)
 
     def ensure(self):
         if self.done:
@@ -322,6 +365,8 @@ class ConvNode(Stored):
                 if ctx.progress:
                     ctx.progress()
         self.done = True
+        for src in self.sources:
+            src.release()
 
     def _band(self, a: int, e: int, w, b) -> torch.Tensor:
         (kh, kw), (sh, sw), (ph, pw) = self.m.kernel_size, self.m.stride, self.m.padding
@@ -356,6 +401,7 @@ class Add(Stored):
         super().__init__(x.C, x.H, x.W, ctx)
         self.x, self.y, self.ctx = x, y, ctx
         self.done = False
+        ctx.materializers.append(self)
         self.step = _band_rows(self.C * self.W * 4 * 4, ctx.band_bytes)
 
     def ensure(self):
@@ -367,6 +413,8 @@ class Add(Stored):
             e = min(self.H, a + self.step)
             self.write(a, self.x.rows(a, e).float() + self.y.rows(a, e).float())
         self.done = True
+        for src in self.sources:
+            src.release()
 
     def rows(self, a, b):
         self.ensure()
@@ -483,6 +531,14 @@ def run(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None, *, 
 
 def _run(net, x, labels, ctx: Context, progress) -> torch.Tensor:
     out = trace(net, x, labels, ctx)
+    for m in ctx.materializers:
+        m.sources = set()
+        for inp in (m.x, m.y) if isinstance(m, Add) else (m.x,):
+            m.sources |= deps(inp)
+        for src in m.sources:
+            src.pending += 1
+    for src in deps(out):
+        src.pending += 1
     total = sum(c.n_bands for c in ctx.convs)
     if progress is not None:
         done = [0]

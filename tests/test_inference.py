@@ -195,3 +195,12 @@ def test_degenerate_one_colour_images_are_deterministic():
     x = torch.rand(1, 1, 1, 3)
     a = run("cyclegan", torch.cat([x, torch.rand(1, 1, 1, 3)]))
     torch.testing.assert_close(a[:1], run("cyclegan", x), atol=2e-5, rtol=0)
+
+
+def test_benchmark_smoke_run(capsys):
+    """`python -m i2i_models.bench --quick` runs and prints its table (the real numbers are in the README)."""
+    from i2i_models.bench import main
+
+    assert main(["--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| pix2pix | 256² | 1 |" in out and "| stargan |" in out and "| cyclegan |" in out
