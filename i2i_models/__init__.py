@@ -12,13 +12,13 @@ from .errors import (ConfigError, CorruptCheckpointError, DownloadError, FamilyM
                      UnknownCheckpointError, UnsafeCheckpointError)
 from .editing import edit, predict_attributes
 from .inference import translate
-from .loading import load, resolve
+from .loading import load, peek, resolve
 from .networks import build_network, define_D, define_G, init_weights
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "load", "resolve", "translate", "edit", "predict_attributes", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
+    "load", "peek", "resolve", "translate", "edit", "predict_attributes", "I2IModel", "Pix2PixModel", "CycleGANModel", "StarGANModel", "family_class",
     "build_network", "define_G", "define_D", "init_weights",
     "I2IError", "ConfigError", "CorruptCheckpointError", "DownloadError", "FamilyMismatchError", "ModelNotFoundError",
     "UnknownCheckpointError", "UnsafeCheckpointError",

@@ -63,7 +63,7 @@ def _domains_from_name(*names: str) -> dict[str, str] | None:
     """``horse2zebra_pretrained`` → {"A": "horse", "B": "zebra"} (junyanz's naming of datasets and models)."""
     for name in names:
         m = re.search(r"(?:^|[_\-/])([A-Za-z]+)2([A-Za-z]+)(?:$|[_\-.])", name or "")
-        if m:
+        if m and m.group(1).lower() != m.group(2).lower():  # not "pix2pix"
             return {"A": m.group(1), "B": m.group(2)}
     return None
 
@@ -135,7 +135,8 @@ def load_path(path: Path, *, family: str | None = None, label: str | None = None
     """Load a local file or folder (see :func:`load`)."""
     label = label or str(path)
     if path.is_file():
-        if path.name == "config.json":
+        if path.name in ("config.json", "model.safetensors") and (path.parent / "config.json").is_file() \
+                and read_json(path.parent / "config.json").get("format") == FORMAT:
             return load_path(path.parent, family=family, label=label)
         return _from_files(_with_siblings(path), family, label)
     cfg_path = path / "config.json"
@@ -196,10 +197,11 @@ def _with_siblings(path: Path) -> list[Path]:
     return [path]
 
 
-def _from_files(files: list[Path], family: str | None, label: str) -> I2IModel:
+def _plan(files: list[Path], family: str | None, label: str, peek: bool = False) -> tuple[dict[str, Any], dict[str, _Item]]:
+    """Detect the networks in ``files`` and decide the bundle config (without building it)."""
     items: list[_Item] = []
     for f in files:
-        sd = read_state_dict(f)
+        sd = read_state_dict(f, lazy=peek)
         parts = split_roles(sd)
         if parts is not None:  # a bare model.safetensors of ours, without its config.json
             for role, part in parts.items():
@@ -237,10 +239,43 @@ def _from_files(files: list[Path], family: str | None, label: str) -> I2IModel:
         "files": {role: it.path.name for role, it in roles.items()},
         "notes": sorted({n for it in roles.values() for n in it.det.notes}),
     }
-    model = family_class(fam)(config)
+    return config, roles
+
+
+def _from_files(files: list[Path], family: str | None, label: str) -> I2IModel:
+    config, roles = _plan(files, family, label)
+    model = family_class(config["family"])(config)
     sd = {f"{role}.{k}": v for role, it in roles.items() for k, v in it.det.state_dict.items()}
     model.load_state_dict_checked(sd, label)
     return model
+
+
+def peek(source: str | os.PathLike, *, family: str | None = None) -> dict[str, Any]:
+    """What a local model file or folder holds, cheaply (no network is built, tensors are not read):
+    ``{"family", "networks", "domains", "attributes", "attribute_groups", "directions", "source"}``.
+
+    Used by model lists (the ComfyUI loaders) to show domain and attribute names. Raises as :func:`load`.
+    """
+    path = Path(source)
+    cfg = None
+    if path.is_file() and path.name in ("config.json", "model.safetensors") and (path.parent / "config.json").is_file():
+        path = path.parent
+    if path.is_dir() and (path / "config.json").is_file():
+        c = read_json(path / "config.json")
+        if c.get("format") == FORMAT:
+            cfg = c
+    if cfg is None:
+        files = _with_siblings(path) if path.is_file() else _pick_files(path)
+        cfg, _ = _plan(files, family, str(source), peek=True)
+    nets = cfg.get("networks", {})
+    out = {k: cfg.get(k) for k in ("family", "domains", "attributes", "attribute_groups", "source")}
+    out["networks"] = {r: n.get("arch") for r, n in nets.items() if n}
+    if cfg["family"] == "cyclegan":
+        out["directions"] = [d for d, r in (("AtoB", "G_A"), ("BtoA", "G_B")) if nets.get(r)]
+        out["domains"] = out["domains"] or {"A": "A", "B": "B"}
+    else:
+        out["directions"] = ["AtoB"] if nets.get("generator") else []
+    return out
 
 
 def _assign_roles(items: list[_Item], family: str | None, label: str) -> tuple[str, dict[str, _Item]]:

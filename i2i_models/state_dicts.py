@@ -30,12 +30,14 @@ def _is_safetensors(path: Path, size: int) -> bool:
     return 0 < n < size and head[8:9] == b"{"
 
 
-def read_weights(path: str | Path) -> dict:
+def read_weights(path: str | Path, lazy: bool = False) -> dict:
     """Read a weights file into a dict without running any code.
 
     ``*.safetensors`` (or any file with a safetensors header) through ``safetensors.torch.load_file``;
     everything else through ``torch.load(map_location="cpu", weights_only=True)``, which reads both the
     zip format (PyTorch >= 1.6) and legacy pickles (PyTorch 0.3–1.5). Tensors come back on the CPU.
+    ``lazy=True`` only needs names and shapes: safetensors come back as ``meta`` tensors and zip
+    checkpoints memory-mapped, so nothing large is read.
 
     Raises:
         ModelNotFoundError: no such file.
@@ -53,12 +55,22 @@ def read_weights(path: str | Path) -> dict:
         from safetensors.torch import load_file
 
         try:
+            if lazy:
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="pt") as f:
+                    return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}
             return load_file(str(path), device="cpu")
         except Exception as e:  # safetensors raises its own SafetensorError and OSError variants
             raise CorruptCheckpointError(
                 f"{path} ({size} bytes) is not a readable safetensors file ({e}); it is probably truncated or "
                 f"damaged: download or copy it again") from None
     try:
+        if lazy:
+            try:
+                return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:
+                pass  # legacy (non-zip) pickles cannot be memory-mapped: read them whole
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         msg = str(e)
@@ -126,9 +138,9 @@ def unwrap_state_dict(obj, where: str = "file") -> StateDict:
     return sd
 
 
-def read_state_dict(path: str | Path) -> StateDict:
-    """``unwrap_state_dict(read_weights(path))``: the normalised state dict of one weights file."""
-    return unwrap_state_dict(read_weights(path), where=str(path))
+def read_state_dict(path: str | Path, lazy: bool = False) -> StateDict:
+    """``unwrap_state_dict(read_weights(path, lazy))``: the normalised state dict of one weights file."""
+    return unwrap_state_dict(read_weights(path, lazy), where=str(path))
 
 
 def describe_keys(sd: StateDict, n: int = 8) -> str:

@@ -1,0 +1,88 @@
+"""CycleGAN nodes: I2I_LoadCycleGAN (model and direction, named after the model's domains) and
+I2I_CycleGANTranslate."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..i2i_models import translate
+from . import models
+from .common import CATEGORY, HAS_DYNAMIC_COMBO, CycleGANModelType, hub_repo_input, model_combo, precision_input
+from .runtime import ModelHandle, run
+
+GENERIC = ["A → B", "B → A"]
+DIRECTION_TIP = ("Which way to translate, named after the model's domains (A → B uses G_A, B → A uses G_B). "
+                 "A single-generator checkpoint offers only its own direction.")
+
+
+def _direction(model, label: str) -> str:
+    labels = {models.direction_label(model.domains, d): d for d in ("AtoB", "BtoA")}
+    d = labels.get(label) or {"A → B": "AtoB", "B → A": "BtoA"}.get(label)
+    if d not in model.directions:
+        have = ", ".join(models.direction_label(model.domains, x) for x in model.directions)
+        if d is None:
+            return model.directions[0]
+        raise ValueError(f"this CycleGAN checkpoint has no {models.direction_label(model.domains, d)} generator; "
+                         f"it offers: {have}")
+    return d
+
+
+class LoadCycleGAN(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        if HAS_DYNAMIC_COMBO:
+            options = [io.DynamicCombo.Option(c.key, [io.Combo.Input(
+                "direction", options=[models.direction_label(c.domains, d) for d in c.directions], tooltip=DIRECTION_TIP)])
+                for c in models.choices("cyclegan")]
+            options.append(io.DynamicCombo.Option(models.HUB_OPTION, [
+                io.String.Input("repo_id", default="", tooltip="A Hugging Face repo id (org/name or org/name/file.pth)."),
+                io.Combo.Input("direction", options=GENERIC, tooltip=DIRECTION_TIP)]))
+            inputs = [io.DynamicCombo.Input(
+                "model", options=options,
+                tooltip=f"A CycleGAN model: files and folders in models/{models.FOLDER}, then known public models "
+                        f"(downloaded there on first use), or any Hub repo.")]
+        else:  # ComfyUI without DynamicCombo: a plain list, a generic direction and a Hub field
+            inputs = [model_combo("cyclegan"), io.Combo.Input("direction", options=GENERIC, tooltip=DIRECTION_TIP),
+                      hub_repo_input()]
+        return io.Schema(
+            node_id="I2I_LoadCycleGAN", display_name="Load CycleGAN Model", category=CATEGORY,
+            description="Load a CycleGAN translator and choose its direction (e.g. horse → zebra).",
+            inputs=inputs, outputs=[CycleGANModelType.Output(display_name="cyclegan_model")])
+
+    @classmethod
+    def execute(cls, model=None, model_name: str = "", direction: str = "A → B", hub_repo: str = "") -> io.NodeOutput:
+        if isinstance(model, dict):  # DynamicCombo value: {"model": key, "direction": ..., ["repo_id": ...]}
+            key = model["model"]
+            hub_repo = model.get("repo_id", "") if key == models.HUB_OPTION else ""
+            if key == models.HUB_OPTION and not hub_repo.strip():
+                raise ValueError("type a Hugging Face repo id (org/name) into repo_id, or pick a listed model")
+            direction, model_name = model.get("direction", "A → B"), key
+        bundle = models.load_choice(model_name, "cyclegan", hub_repo or "")
+        return io.NodeOutput(ModelHandle(bundle, hub_repo or model_name, _direction(bundle, direction)))
+
+
+class CycleGANTranslate(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="I2I_CycleGANTranslate", display_name="CycleGAN Translate", category=CATEGORY,
+            description="Translate images with a CycleGAN model in the direction chosen on the loader.",
+            inputs=[
+                CycleGANModelType.Input("cyclegan_model", tooltip="From Load CycleGAN Model (carries the direction)."),
+                io.Image.Input("image", tooltip="Images to translate, any size; alpha passes through."),
+                io.Boolean.Input("reverse", default=False, optional=True,
+                                 tooltip="Translate the other way (needs both generators in the checkpoint)."),
+                precision_input(),
+            ],
+            outputs=[io.Image.Output(display_name="image")])
+
+    @classmethod
+    def execute(cls, cyclegan_model: ModelHandle, image, reverse: bool = False, precision: str = "auto") -> io.NodeOutput:
+        direction = cyclegan_model.direction
+        if reverse:
+            direction = "BtoA" if direction == "AtoB" else "AtoB"
+            if direction not in cyclegan_model.model.directions:
+                label = models.direction_label(cyclegan_model.model.domains, direction)
+                raise ValueError(f"reverse asks for {label}, but {cyclegan_model.name} has only one generator; "
+                                 f"turn reverse off or load a checkpoint with both")
+        return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction))
