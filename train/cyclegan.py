@@ -1,0 +1,179 @@
+"""``python -m train.cyclegan``: CycleGAN (Zhu et al., ICCV 2017) - two ResNet generators (G_A: A->B,
+G_B: B->A), two PatchGANs, LSGAN, lambda_cycle 10, lambda_identity 0.5, image pools of 50; Adam 2e-4,
+beta1 0.5 (the paper's defaults, as junyanz ``cycle_gan_model.py``).
+
+With no --dataset it trains briefly on the embedded Twemoji <-> Noto sample (train/data). Data:
+trainA/ trainB/ (valA/ valB/ with same-name pairs enable L1/PSNR/SSIM to the true translation), or a
+Hub dataset (--dataset user/name --column_A a --column_B b).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from i2i_models import CycleGANModel
+from i2i_models.networks import define_D, define_G
+
+from . import data as D
+from .loop import base_parser, run
+from .losses import GANLoss, ImagePool, gradient_penalty
+from .metrics import MeanMeter, image_metrics, l1
+from .recipe import Recipe, save_grid, set_requires_grad, to_unit
+
+
+class CycleGANRecipe(Recipe):
+    family = "cyclegan"
+    display = "Load CycleGAN Model"
+    generator_roles = ("G_A", "G_B")
+    optimizer_groups = {"G": ("G_A", "G_B"), "D": ("D_A", "D_B")}
+    best_metric = ("AtoB_l1", "min")
+    embedded_dataset = "emoji_twemoji2noto"
+    embedded_license = "cc-by-4.0"
+    defaults = {"netG": "resnet_9blocks", "norm": "instance", "gan_mode": "lsgan", "no_dropout": True, "upsample": "nearest", "ema": 0.999}
+    embedded_preset = {"crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32, "max_steps": 150,
+                       "batch_size": 2, "sample_every": 75, "val_every": 75, "save_every": 75, "print_every": 10,
+                       "val_limit": 12, "domain_A": "twemoji", "domain_B": "noto"}
+
+    def build_model(self) -> CycleGANModel:
+        a = self.args
+        nets = {"G_A": define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample),
+                "G_B": define_G(a.netG, a.output_nc, a.input_nc, a.ngf, a.norm, not a.no_dropout, a.upsample),
+                "D_A": define_D(a.netD, a.output_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm),
+                "D_B": define_D(a.netD, a.input_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm)}
+        return CycleGANModel({"networks": {k: v.config for k, v in nets.items()}, "image_size": a.crop_size,
+                              "domains": {"A": a.domain_A or "A", "B": a.domain_B or "B"}, "license": a.license,
+                              "dataset": Path(str(a.dataset)).name})
+
+    def __init__(self, args, device, dist):
+        super().__init__(args, device, dist)
+        self.gan = GANLoss(args.gan_mode)
+        self.pool_A = ImagePool(args.pool_size, seed=args.seed * 2 + 1 + 1000 * dist.rank)
+        self.pool_B = ImagePool(args.pool_size, seed=args.seed * 2 + 2 + 1000 * dist.rank)
+        self._val = None
+
+    def train_dataset(self):
+        a = self.args
+        t = D.Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip)
+        if D.is_hub_dataset(a.dataset):
+            return D.HubDataset(a.dataset, a.train_split, t, {"A": a.column_A, "B": a.column_B}, a.dataset_config,
+                                a.dataset_revision, a.input_nc, a.output_nc)
+        return D.UnpairedDataset(a.dataset, a.train_split, t, a.input_nc, a.output_nc)
+
+    def val_dataset(self):
+        if self._val is None and self.args.val_split and not D.is_hub_dataset(self.args.dataset):
+            root, s = Path(self.args.dataset), self.args.val_split
+            ds = D.NamedPairs(root / f"{s}A", root / f"{s}B", self.args.crop_size, self.args.input_nc,
+                              self.args.output_nc, self.args.val_limit)
+            self._val = ds if len(ds) else None
+        return self._val
+
+    def extra_state(self):
+        return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}
+
+    def load_extra_state(self, state):
+        if "pool_A" in state:
+            self.pool_A.load_state_dict(state["pool_A"], self.device)
+            self.pool_B.load_state_dict(state["pool_B"], self.device)
+
+    def train_step(self, batch, step: int) -> dict[str, float]:
+        a, dev = self.args, self.device
+        real_A, real_B = batch["A"].to(dev, non_blocking=True), batch["B"].to(dev, non_blocking=True)
+        G_A, G_B = self.train_nets["G_A"], self.train_nets["G_B"]
+        D_A, D_B = self.nets["D_A"], self.nets["D_B"]
+        # generators (junyanz order: G step first, then D)
+        set_requires_grad([D_A, D_B], False)
+        with self.amp():
+            fake_B = G_A(real_A)
+            rec_A = G_B(fake_B)
+            fake_A = G_B(real_B)
+            rec_B = G_A(fake_A)
+            losses = {}
+            loss_idt = 0.0
+            if a.lambda_identity > 0:
+                idt_A = G_A(real_B)
+                idt_B = G_B(real_A)
+                li_A = F.l1_loss(idt_A.float(), real_B.float()) * a.lambda_cycle * a.lambda_identity
+                li_B = F.l1_loss(idt_B.float(), real_A.float()) * a.lambda_cycle * a.lambda_identity
+                loss_idt = li_A + li_B
+                losses.update(idt_A=li_A.item(), idt_B=li_B.item())
+            loss_G_A = self.gan(D_A(fake_B), True)
+            loss_G_B = self.gan(D_B(fake_A), True)
+            loss_cyc_A = F.l1_loss(rec_A.float(), real_A.float()) * a.lambda_cycle
+            loss_cyc_B = F.l1_loss(rec_B.float(), real_B.float()) * a.lambda_cycle
+            loss_G = loss_G_A + loss_G_B + loss_cyc_A + loss_cyc_B + loss_idt
+        self.step_opt("G", loss_G)
+        if self.ema:
+            self.update_ema()
+        # discriminators
+        set_requires_grad([D_A, D_B], True)
+        fb, fa = self.pool_B.query(fake_B.detach()), self.pool_A.query(fake_A.detach())
+        dA, dB = self.train_nets["D_A"], self.train_nets["D_B"]
+        with self.amp():
+            loss_D_A = 0.5 * (self.gan(dA(real_B), True, True) + self.gan(dA(fb), False, True))
+            loss_D_B = 0.5 * (self.gan(dB(real_A), True, True) + self.gan(dB(fa), False, True))
+        if a.gan_mode == "wgangp":
+            loss_D_A = loss_D_A + a.lambda_gp * gradient_penalty(D_A, real_B, fb)
+            loss_D_B = loss_D_B + a.lambda_gp * gradient_penalty(D_B, real_A, fa)
+        self.step_opt("D", loss_D_A + loss_D_B)
+        losses.update(G_A=loss_G_A.item(), G_B=loss_G_B.item(), cycle_A=loss_cyc_A.item(), cycle_B=loss_cyc_B.item(),
+                      D_A=loss_D_A.item(), D_B=loss_D_B.item())
+        return losses
+
+    def validate(self) -> dict[str, float]:
+        ds = self.val_dataset()
+        if ds is None:
+            return {}
+        GA, GB = self.generator("G_A"), self.generator("G_B")
+        ab, ba, ident, cyc = MeanMeter(), MeanMeter(), MeanMeter(), MeanMeter()
+        for b in self.val_loader(ds):
+            fake_B = self.run_eval(GA, b["A"])
+            fake_A = self.run_eval(GB, b["B"])
+            rec_A = self.run_eval(GB, fake_B)
+            ab.add(image_metrics(to_unit(fake_B), to_unit(b["B"])))
+            ba.add(image_metrics(to_unit(fake_A), to_unit(b["A"])))
+            ident.add(image_metrics(to_unit(b["A"]), to_unit(b["B"])))
+            cyc.add({"l1": l1(to_unit(rec_A), to_unit(b["A"]))})
+        return {**ab.result("AtoB_"), **ba.result("BtoA_"), **ident.result("identity_AtoB_"), **cyc.result("cycle_A_")}
+
+    def save_samples(self, path: Path) -> None:
+        ds = self.val_dataset()
+        GA, GB = self.generator("G_A"), self.generator("G_B")
+        rows = []
+        for i in range(min(4, len(ds) if ds else 0)):
+            s = ds[i]
+            fb = self.run_eval(GA, s["A"][None])
+            rows.append([to_unit(s["A"]), to_unit(fb)[0], to_unit(s["B"]), to_unit(self.run_eval(GB, s["B"][None]))[0]])
+        if not rows:
+            tr = self.train_dataset()
+            s = tr[0]
+            rows.append([to_unit(s["A"]), to_unit(self.run_eval(GA, s["A"][None]))[0]])
+        save_grid(rows, path)
+
+
+def parser():
+    p = base_parser("python -m train.cyclegan", __doc__)
+    g = p.add_argument_group("CycleGAN")
+    g.add_argument("--lambda_cycle", type=float, default=10.0, help="weight of the cycle-consistency L1 losses")
+    g.add_argument("--lambda_identity", type=float, default=0.5,
+                   help="identity loss weight, relative to lambda_cycle (0 = off)")
+    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight (gan_mode wgangp)")
+    g.add_argument("--pool_size", type=int, default=50, help="image pool of previously generated images (0 = off)")
+    g.add_argument("--column_A", default="A", help="Hub dataset: column with domain A images")
+    g.add_argument("--column_B", default="B", help="Hub dataset: column with domain B images")
+    g.add_argument("--domain_A", help="name of domain A (e.g. horse), shown in ComfyUI")
+    g.add_argument("--domain_B", help="name of domain B (e.g. zebra)")
+    g.add_argument("--broadcast_buffers", type=int, default=1, help="DDP broadcast_buffers (1/0)")
+    g.add_argument("--sync_bn", action="store_true", help="SyncBatchNorm under DDP on CUDA (batch norm only)")
+    return p
+
+
+def main(argv=None):
+    return run(CycleGANRecipe, parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() is not None else 130)

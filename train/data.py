@@ -1,0 +1,376 @@
+"""Datasets for the three recipes, in the layouts people already have, plus Hub datasets.
+
+* paired (pix2pix): ``A/[split/]<name>`` + ``B/[split/]<name>`` with the same file names, or junyanz's
+  "aligned" files (A|B side by side) in ``[split/]``;
+* unpaired (CycleGAN): ``trainA/ trainB/`` (``valA/ valB/``, ``testA/ testB/``); same-name files in the
+  val folders are treated as ground-truth pairs for metrics;
+* attributes (StarGAN): an image folder + a CelebA-style ``list_attr`` file (``--selected_attrs``), or
+  one folder per domain (RaFD style);
+* a Hub dataset id (``user/name``) through ``datasets`` with the image/label columns named by options.
+
+Images are opened with Pillow: RGBA/LA/P with transparency are composited on white, everything else is
+converted to RGB (or L for 1-channel models). Unreadable files are skipped and counted. Augmentation
+(junyanz ``preprocess``: ``resize_and_crop``, ``crop``, ``scale_width``, ``none``; horizontal flip) draws
+from a generator seeded by (seed, epoch, index), so every sample is reproducible whatever the worker,
+which is what makes resumed runs exact. Tensors are [C, H, W] in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+log = logging.getLogger("train")
+IMG_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+PREPROCESS = ("resize_and_crop", "crop", "scale_width", "none")
+
+
+class DataError(ValueError):
+    """A dataset problem found before training starts; the message says what to fix."""
+
+
+# ------------------------------------------------------------------------------------------------ images
+def open_image(src, channels: int = 3) -> Image.Image:
+    """Open a file path or PIL image as RGB (or L), compositing transparency on white."""
+    im = src if isinstance(src, Image.Image) else Image.open(src)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, im)
+    im = im.convert("L" if channels == 1 else "RGB")
+    return im
+
+
+def to_tensor(im: Image.Image) -> torch.Tensor:
+    """PIL -> [C, H, W] float in [-1, 1]."""
+    a = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return torch.from_numpy(a.transpose(2, 0, 1).copy())
+
+
+@dataclass
+class Transform:
+    """junyanz-style preprocessing with explicit randomness (shared by the images of one sample)."""
+
+    preprocess: str = "resize_and_crop"
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+
+    def params(self, size: tuple[int, int], rng: random.Random) -> dict[str, Any]:
+        w, h = size
+        if self.preprocess == "resize_and_crop":
+            nw = nh = self.load_size
+        elif self.preprocess == "scale_width":
+            nw, nh = self.load_size, max(self.crop_size, round(h * self.load_size / w))
+        else:
+            nw, nh = w, h
+        x = rng.randint(0, max(0, nw - self.crop_size))
+        y = rng.randint(0, max(0, nh - self.crop_size))
+        return {"size": (nw, nh), "pos": (x, y), "flip": self.flip and rng.random() > 0.5}
+
+    def __call__(self, im: Image.Image, p: dict[str, Any]) -> Image.Image:
+        if self.preprocess != "none":
+            w, h = p["size"]
+            if w < self.crop_size or h < self.crop_size:
+                raise DataError(f"an image of {im.size[0]}x{im.size[1]} ({'after resizing to ' + str(w) + 'x' + str(h) if p['size'] != im.size else 'as is'}) "
+                                f"is smaller than the crop {self.crop_size}x{self.crop_size}: use --preprocess resize_and_crop "
+                                f"with --load_size >= --crop_size, or a smaller --crop_size")
+        if p["size"] != im.size:
+            im = im.resize(p["size"], Image.BICUBIC)
+        if self.preprocess == "none":
+            w, h = im.size
+            im = im.resize((max(4, round(w / 4) * 4), max(4, round(h / 4) * 4)), Image.BICUBIC)
+        else:
+            x, y = p["pos"]
+            im = im.crop((x, y, x + self.crop_size, y + self.crop_size))
+        if p["flip"]:
+            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        return im
+
+
+def eval_transform(size: int) -> "Transform":
+    """Validation: bicubic resize to ``size``², no randomness (the evaluation protocol)."""
+    return Transform("resize_and_crop", size, size, False)
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
+    return random.Random((seed * 1_000_003 + epoch) * 10_000_019 + index)
+
+
+def _list_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMG_EXT and p.is_file())
+
+
+def _readable(paths: list[Path], what: str) -> list[Path]:
+    ok, bad = [], 0
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                im.size  # noqa: B018  header read
+            ok.append(p)
+        except Exception:
+            bad += 1
+    if bad:
+        log.warning("%s: skipped %d unreadable file(s) of %d", what, bad, len(paths))
+    return ok
+
+
+def _split_dir(root: Path, sub: str, split: str) -> Path:
+    """``root/sub/split`` when it exists (the shared datasets' layout), else ``root/sub``."""
+    d = root / sub / split
+    return d if d.is_dir() else root / sub
+
+
+# ------------------------------------------------------------------------------------------------ datasets
+class SeededDataset(torch.utils.data.Dataset):
+    """Base: ``epoch`` (set by the loop) + ``seed`` make every sample's augmentation reproducible."""
+
+    seed = 0
+    epoch = 0
+    skipped = 0
+
+
+class PairedDataset(SeededDataset):
+    """pix2pix pairs: yields ``{"A": [C,H,W], "B": [C,H,W], "name": str}`` in [-1, 1] (A = input, B = target
+    for ``direction="AtoB"``; swapped for ``BtoA``)."""
+
+    def __init__(self, root: str | os.PathLike, split: str, transform: Transform, direction: str = "AtoB",
+                 input_nc: int = 3, output_nc: int = 3):
+        root = Path(root)
+        self.transform, self.direction, self.input_nc, self.output_nc = transform, direction, input_nc, output_nc
+        a_dir, b_dir = _split_dir(root, "A", split), _split_dir(root, "B", split)
+        if a_dir.is_dir() and b_dir.is_dir():
+            a = {p.name: p for p in _list_images(a_dir)}
+            b = {p.name: p for p in _list_images(b_dir)}
+            common = sorted(set(a) & set(b))
+            only = sorted(set(a) ^ set(b))
+            if not common:
+                raise DataError(f"{a_dir} and {b_dir} share no file names: a paired dataset needs the same name in "
+                                f"A/ and B/ for each pair (e.g. A/{split}/0001.png and B/{split}/0001.png)")
+            if only:
+                log.warning("paired dataset: %d file(s) without a partner ignored (e.g. %s)", len(only), only[:3])
+            pairs = [(a[n], b[n]) for n in common]
+            keep = set(_readable([p for pair in pairs for p in pair], f"{root} [{split}]"))
+            self.pairs = [(x, y) for x, y in pairs if x in keep and y in keep]
+            self.aligned = False
+        else:
+            folder = root / split if (root / split).is_dir() else root
+            files = _readable(_list_images(folder), f"{folder}")
+            if not files:
+                raise DataError(f"no paired images in {root}: expected A/{split}/ + B/{split}/ (or A/ + B/) with the "
+                                f"same file names, or aligned A|B images in {root}/{split}/")
+            self.pairs = [(p, p) for p in files]
+            self.aligned = True
+        if not self.pairs:
+            raise DataError(f"no readable image pairs in {root} [{split}]")
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load(self, i: int) -> tuple[Image.Image, Image.Image]:
+        pa, pb = self.pairs[i]
+        if self.aligned:
+            ab = open_image(pa)
+            w, h = ab.size
+            a, b = ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h))
+        else:
+            a, b = open_image(pa), open_image(pb)
+        if self.direction == "BtoA":
+            a, b = b, a
+        if b.size != a.size:
+            b = b.resize(a.size, Image.BICUBIC)
+        if self.input_nc == 1:
+            a = a.convert("L")
+        if self.output_nc == 1:
+            b = b.convert("L")
+        return a, b
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        a, b = self.load(i)
+        p = self.transform.params(a.size, sample_rng(self.seed, self.epoch, i))
+        return {"A": to_tensor(self.transform(a, p)), "B": to_tensor(self.transform(b, p)), "name": self.pairs[i][0].name}
+
+
+class UnpairedDataset(SeededDataset):
+    """CycleGAN: domain A and B images, independently drawn. Length = the larger domain; B is drawn at a
+    random index (seeded), as junyanz ``unaligned`` does with ``serial_batches`` off."""
+
+    def __init__(self, root: str | os.PathLike, split: str, transform: Transform, input_nc: int = 3, output_nc: int = 3):
+        root = Path(root)
+        self.transform, self.input_nc, self.output_nc = transform, input_nc, output_nc
+        self.a = _readable(_list_images(root / f"{split}A"), f"{root}/{split}A")
+        self.b = _readable(_list_images(root / f"{split}B"), f"{root}/{split}B")
+        if not self.a or not self.b:
+            raise DataError(f"CycleGAN data needs images in {root}/{split}A and {root}/{split}B (found {len(self.a)} "
+                            f"and {len(self.b)})")
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        rng = sample_rng(self.seed, self.epoch, i)
+        pa = self.a[i % len(self.a)]
+        pb = self.b[rng.randrange(len(self.b))]
+        a = open_image(pa, self.input_nc)
+        b = open_image(pb, self.output_nc)
+        ta = self.transform(a, self.transform.params(a.size, rng))
+        tb = self.transform(b, self.transform.params(b.size, rng))
+        return {"A": to_tensor(ta), "B": to_tensor(tb), "name": pa.name}
+
+
+class NamedPairs(torch.utils.data.Dataset):
+    """Validation pairs by file name across two folders (``valA``/``valB``, or ``A/val``/``B/val``); deterministic."""
+
+    def __init__(self, a_dir: Path, b_dir: Path, size: int, input_nc: int = 3, output_nc: int = 3, limit: int | None = None):
+        a = {p.name: p for p in _list_images(a_dir)}
+        b = {p.name: p for p in _list_images(b_dir)}
+        self.names = sorted(set(a) & set(b))[:limit] if limit else sorted(set(a) & set(b))
+        self.a, self.b, self.size, self.input_nc, self.output_nc = a, b, size, input_nc, output_nc
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        n = self.names[i]
+        t = eval_transform(self.size)
+        a = open_image(self.a[n], self.input_nc)
+        b = open_image(self.b[n], self.output_nc)
+        p = t.params(a.size, random.Random(0))
+        return {"A": to_tensor(t(a, p)), "B": to_tensor(t(b, t.params(b.size, random.Random(0)))), "name": n}
+
+
+def read_list_attr(path: Path) -> tuple[list[str], dict[str, list[int]]]:
+    """CelebA ``list_attr_celeba.txt``: line 1 count, line 2 names, then ``file v1 v2 …`` with 1/-1."""
+    lines = path.read_text().splitlines()
+    if len(lines) < 2:
+        raise DataError(f"{path} is not a CelebA-style attribute file (count line, names line, then rows)")
+    names = lines[1].split()
+    rows = {}
+    for line in lines[2:]:
+        parts = line.split()
+        if len(parts) == len(names) + 1:
+            rows[parts[0]] = [1 if v == "1" else 0 for v in parts[1:]]
+    return names, rows
+
+
+class AttributeDataset(SeededDataset):
+    """StarGAN: ``{"image": [C,H,W], "label": [c_dim] float {0,1}, "name": str}``.
+
+    CelebA style (``image_dir`` + ``attr_path`` with ``selected_attrs``) or folder-per-domain (``image_dir``
+    holding one sub-folder per domain; labels one-hot over the sorted folder names, as RaFD in yunjey).
+    """
+
+    def __init__(self, image_dir: str | os.PathLike, transform: Transform, attr_path: str | os.PathLike | None = None,
+                 selected_attrs: list[str] | None = None, input_nc: int = 3):
+        image_dir = Path(image_dir)
+        self.transform, self.input_nc = transform, input_nc
+        if attr_path:
+            names, rows = read_list_attr(Path(attr_path))
+            selected = selected_attrs or names
+            unknown = [a for a in selected if a not in names]
+            if unknown:
+                raise DataError(f"unknown attribute(s) {unknown} in --selected_attrs; {attr_path} has: {' '.join(names)}")
+            idx = [names.index(a) for a in selected]
+            items = [(image_dir / f, [r[j] for j in idx]) for f, r in rows.items()]
+            self.attributes = list(selected)
+        else:
+            domains = sorted(d.name for d in image_dir.iterdir() if d.is_dir()) if image_dir.is_dir() else []
+            if not domains:
+                raise DataError(f"{image_dir} has neither an attribute file (--attr_path) nor one folder per domain")
+            items = [(p, [int(k == j) for k in range(len(domains))]) for j, d in enumerate(domains)
+                     for p in _list_images(image_dir / d)]
+            self.attributes = domains
+        present = [(p, l) for p, l in items if p.is_file()]
+        if len(present) < len(items):
+            log.warning("attribute dataset: %d listed file(s) missing", len(items) - len(present))
+        keep = set(_readable([p for p, _ in present], str(image_dir)))
+        self.items = [(p, torch.tensor(l, dtype=torch.float32)) for p, l in present if p in keep]
+        if not self.items:
+            raise DataError(f"no readable images with labels under {image_dir}")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        p, label = self.items[i]
+        im = open_image(p, self.input_nc)
+        t = self.transform(im, self.transform.params(im.size, sample_rng(self.seed, self.epoch, i)))
+        return {"image": to_tensor(t), "label": label, "name": p.name}
+
+
+class HubDataset(SeededDataset):
+    """A ``datasets`` split with image columns (and, for StarGAN, label columns) mapped to our sample dicts."""
+
+    def __init__(self, dataset_id: str, split: str, transform: Transform, columns: dict[str, str], config: str | None = None,
+                 revision: str | None = None, input_nc: int = 3, output_nc: int = 3, label_columns: list[str] | None = None):
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(dataset_id, config, split=split, revision=revision)
+        except ValueError as e:
+            raise DataError(f"Hub dataset {dataset_id!r} has no split {split!r} ({e})") from None
+        except Exception as e:
+            raise DataError(f"cannot load Hub dataset {dataset_id!r}: {e}") from None
+        missing = [c for c in list(columns.values()) + (label_columns or []) if c not in ds.column_names]
+        if missing:
+            raise DataError(f"Hub dataset {dataset_id!r} [{split}] has no column(s) {missing}; its columns are "
+                            f"{ds.column_names}: choose them with --column_A/--column_B (or --label_columns)")
+        self.ds, self.transform, self.columns = ds, transform, columns
+        self.input_nc, self.output_nc, self.label_columns = input_nc, output_nc, label_columns
+        self.attributes = label_columns or []
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self.ds[i]
+        rng = sample_rng(self.seed, self.epoch, i)
+        out: dict[str, Any] = {"name": str(i)}
+        params = None
+        for key, col in self.columns.items():
+            im = open_image(row[col], self.input_nc if key in ("A", "image") else self.output_nc)
+            if params is None:  # one set of crop/flip parameters for all images of the sample
+                params = self.transform.params(im.size, rng)
+            out[key] = to_tensor(self.transform(im, params))
+        if self.label_columns:
+            out["label"] = torch.tensor([float(row[c]) > 0 for c in self.label_columns], dtype=torch.float32)
+        return out
+
+
+def is_hub_dataset(spec: str) -> bool:
+    return not Path(spec).exists() and len(spec.split("/")) == 2
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Deterministic per-epoch shuffling (a permutation seeded by seed+epoch), sharded over distributed
+    ranks (``indices[rank::world]``), starting ``offset`` samples into the epoch (for exact resume)."""
+
+    def __init__(self, n: int, seed: int, epoch: int, shuffle: bool = True, rank: int = 0, world: int = 1, offset: int = 0):
+        self.n, self.seed, self.epoch, self.shuffle, self.rank, self.world, self.offset = n, seed, epoch, shuffle, rank, world, offset
+
+    def indices(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+            perm = torch.randperm(self.n, generator=g).tolist()
+        else:
+            perm = list(range(self.n))
+        usable = len(perm) - len(perm) % self.world
+        return perm[:usable][self.offset:][self.rank::self.world]
+
+    def __iter__(self):
+        return iter(self.indices())
+
+    def __len__(self) -> int:
+        return len(self.indices())

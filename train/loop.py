@@ -1,0 +1,454 @@
+"""The one training loop shared by the pix2pix, CycleGAN and StarGAN recipes.
+
+A recipe (``train/pix2pix.py`` …) builds the networks and optimisers and knows its losses, data and
+metrics; this loop owns everything else: the command line common to all three, data loading with
+deterministic per-epoch shuffling, the learning-rate schedule, mixed precision, DistributedDataParallel
+under ``torchrun``, the tqdm bar, ``metrics.jsonl`` and TensorBoard logs, sample grids, validation,
+atomic checkpoints with the complete training state (so ``--resume`` continues exactly), Ctrl-C
+handling, the final self-describing model folder and the Hub push with a model card.
+
+Run folder (``--checkpoints_dir/--name``)::
+
+    args.json  command.txt  metrics.jsonl  samples/step_0000500.png  tb/
+    checkpoints/step_0000500/{config.json, model.safetensors, README.md, training_state.pt}
+    checkpoints/LATEST           name of the newest complete checkpoint (updated atomically)
+    final/                       the exported model (config.json, model.safetensors, README.md, samples)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from .data import EpochSampler
+
+log = logging.getLogger("train")
+REPO = Path(__file__).resolve().parent.parent
+EMBEDDED = Path(__file__).resolve().parent / "data"
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Options every recipe shares (recipes add theirs and set their papers' defaults)."""
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="local folder or Hub dataset id (user/name); default: the small embedded sample "
+                                     "shipped in train/data with a short schedule")
+    g.add_argument("--dataset_config", help="Hub dataset configuration name")
+    g.add_argument("--dataset_revision", help="Hub dataset revision")
+    g.add_argument("--train_split", default="train", help="split (sub-folder or Hub split) to train on")
+    g.add_argument("--val_split", default="val", help="split used for validation metrics ('' = none)")
+    g.add_argument("--val_limit", type=int, default=64, help="at most this many validation images per evaluation")
+    g.add_argument("--preprocess", default="resize_and_crop", choices=["resize_and_crop", "crop", "scale_width", "none"],
+                   help="junyanz preprocessing: resize to load_size then random crop, crop only, scale width, none")
+    g.add_argument("--load_size", type=int, default=None, help="resize to this before cropping (default 1.12 x crop)")
+    g.add_argument("--crop_size", type=int, default=256, help="training crop size (and validation size)")
+    g.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
+    g.add_argument("--num_workers", type=int, default=None, help="DataLoader worker processes (default: min(4, cores-1))")
+    g.add_argument("--input_nc", type=int, default=3, help="input image channels (1 = gray)")
+    g.add_argument("--output_nc", type=int, default=3, help="output image channels")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--batch_size", type=int, default=1, help="images per step and process (global batch = this x processes)")
+    g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial learning rate")
+    g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to zero")
+    g.add_argument("--max_steps", type=int, default=None,
+                   help="train for this many steps instead (the same constant/decay proportions, per step)")
+    g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (G and D)")
+    g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
+    g.add_argument("--lr_policy", default="linear", choices=["linear", "step", "cosine"],
+                   help="linear: constant then linear decay; step: x0.1 every lr_decay_iters steps; cosine over the run")
+    g.add_argument("--lr_decay_iters", type=int, default=5000, help="step policy: steps between decays")
+    g.add_argument("--warmup_steps", type=int, default=0, help="linear learning-rate warm-up steps")
+    g.add_argument("--ema", type=float, default=None,
+                   help="exponential moving average of generator weights (our default 0.999; 0 = off, as the "
+                        "reference code); the exported model uses the averaged weights")
+    g.add_argument("--seed", type=int, default=0, help="random seed (data order, augmentation, init)")
+    g = p.add_argument_group("architecture")
+    g.add_argument("--netG", help="generator: unet_128 | unet_256 | resnet_6blocks | resnet_9blocks")
+    g.add_argument("--netD", default="basic", help="discriminator: basic (70x70 PatchGAN) | n_layers | pixel | multiscale")
+    g.add_argument("--n_layers_D", type=int, default=3, help="PatchGAN layers for netD n_layers/multiscale")
+    g.add_argument("--num_D", type=int, default=2, help="scales of the multiscale discriminator")
+    g.add_argument("--ngf", type=int, default=64, help="generator filters in the first layer")
+    g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first layer")
+    g.add_argument("--norm", help="batch | instance | none")
+    g.add_argument("--upsample", default=None, choices=["transpose", "nearest"],
+                   help="transposed convolutions (the papers) or nearest x2 + conv (no checkerboard artifacts; "
+                        "our default, see the README's ablation)")
+    g.add_argument("--no_dropout", action="store_true", default=None, help="no dropout in the generator")
+    g.add_argument("--spectral_norm", action="store_true", help="spectral normalisation in the discriminator")
+    g.add_argument("--init_type", default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"],
+                   help="weight initialisation (junyanz init_weights)")
+    g.add_argument("--init_gain", type=float, default=0.02, help="scale of the weight initialisation")
+    g.add_argument("--gan_mode", choices=["vanilla", "lsgan", "wgangp", "hinge"], help="adversarial objective")
+    g = p.add_argument_group("runtime")
+    g.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
+    g.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="autocast precision (fp16 uses a GradScaler per optimiser)")
+    g.add_argument("--channels_last", action="store_true", help="channels-last memory format")
+    g.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    g = p.add_argument_group("run folder, logging, checkpoints")
+    g.add_argument("--name", help="run name (default: <family>-<dataset>)")
+    g.add_argument("--checkpoints_dir", default="runs", help="parent folder of run folders")
+    g.add_argument("--output", help="where to write the final model folder (default: <run>/final)")
+    g.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its last checkpoint")
+    g.add_argument("--print_every", type=int, default=20, help="steps between metrics.jsonl loss lines")
+    g.add_argument("--sample_every", type=int, default=500, help="steps between sample grids (input | output | target)")
+    g.add_argument("--val_every", type=int, default=500, help="steps between validation metrics")
+    g.add_argument("--save_every", type=int, default=1000, help="steps between checkpoints")
+    g.add_argument("--keep_last", type=int, default=3, help="checkpoints kept")
+    g.add_argument("--no_tensorboard", action="store_true", help="do not write TensorBoard logs even if installed")
+    g.add_argument("--stop_after", type=int, help=argparse.SUPPRESS)  # tests: behave as Ctrl-C after this step
+    g = p.add_argument_group("Hugging Face Hub")
+    g.add_argument("--push_to_hub", metavar="REPO", help="push the final model folder (and card) to this Hub repo")
+    g.add_argument("--hub_private", action="store_true", help="create the Hub repo private")
+    g.add_argument("--push_every", type=int, default=0, help="also push every N checkpoints (0 = only at the end)")
+    g.add_argument("--license", default=None, help="license for the model card (default: the embedded data's)")
+    return p
+
+
+# ------------------------------------------------------------------------------------------------ distributed
+class Dist:
+    """torchrun's process group (gloo on CPU, nccl on CUDA) or a single process."""
+
+    def __init__(self, device_arg: str | None):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if device_arg:
+            device = torch.device(device_arg)
+        else:
+            device = torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", self.local_rank)
+        self.device = device
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        if self.world == 1 or not values:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return {k: float(v) / self.world for k, v in zip(keys, t.tolist())}
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def learning_rate_factor(step: int, total: int, args) -> float:
+    """Multiplier of ``args.lr`` at ``step`` (0-based) for the chosen policy (a pure function of the step)."""
+    if args.warmup_steps and step < args.warmup_steps:
+        warm = (step + 1) / args.warmup_steps
+    else:
+        warm = 1.0
+    if args.lr_policy == "step":
+        return warm * 0.1 ** (step // max(1, args.lr_decay_iters))
+    if args.lr_policy == "cosine":
+        return warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total))))
+    frac_const = args.n_epochs / max(1, args.n_epochs + args.n_epochs_decay)
+    start = int(total * frac_const)
+    decay = max(1, total - start)
+    return warm * (1.0 - max(0, step - start) / (decay + 1))
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+class Trainer:
+    def __init__(self, recipe_cls, args: argparse.Namespace, argv: list[str]):
+        self.argv = argv
+        if args.resume:
+            args = self._resume_args(args)
+        self.args = args
+        self.dist = Dist(args.device)
+        self.device = self.dist.device
+        logging.basicConfig(level=logging.INFO if self.dist.main else logging.WARNING, format="%(message)s")
+        random.seed(args.seed)
+        torch.manual_seed(args.seed + self.dist.rank)
+        self.run_dir = Path(args.checkpoints_dir) / args.name
+        if self.dist.main:
+            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "samples").mkdir(exist_ok=True)
+            if not args.resume:
+                (self.run_dir / "args.json").write_text(json.dumps(vars(args), indent=2))
+                (self.run_dir / "command.txt").write_text(self.command() + "\n")
+        self.recipe = recipe_cls(args, self.device, self.dist)
+        self.train_ds = self.recipe.train_dataset()
+        self.train_ds.seed = args.seed
+        self.train_ds[0]  # fail now, with the dataset's message, rather than inside a worker later
+        self.global_batch = args.batch_size * self.dist.world
+        self.steps_per_epoch = len(self.train_ds) // self.global_batch
+        if self.steps_per_epoch == 0:
+            raise SystemExit(f"error: the training set has {len(self.train_ds)} images, fewer than the global batch "
+                             f"{self.global_batch}; lower --batch_size")
+        self.total_steps = args.max_steps or (args.n_epochs + args.n_epochs_decay) * self.steps_per_epoch
+        self.step = 0
+        self.best: dict[str, Any] = {}
+        self.last_val: dict[str, float] = {}
+        if args.resume:
+            self._load_latest()
+        self.tb = None
+        if self.dist.main and not args.no_tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(self.run_dir / "tb"))
+            except Exception:  # tensorboard not installed: metrics.jsonl only
+                self.tb = None
+
+    # -- bookkeeping
+    def command(self) -> str:
+        return "python -m " + " ".join(shlex.quote(a) for a in self.argv)
+
+    def _resume_args(self, args):
+        run = Path(args.resume)
+        saved = run / "args.json"
+        if not saved.is_file():
+            raise SystemExit(f"error: {run} is not a run folder (no args.json); give the folder of the run to resume")
+        old = json.loads(saved.read_text())
+        ns = argparse.Namespace(**old)
+        ns.resume = str(run)
+        ns.checkpoints_dir, ns.name = str(run.parent), run.name
+        for k in ("stop_after", "device", "num_workers"):
+            setattr(ns, k, getattr(args, k, None))
+        return ns
+
+    def _load_latest(self) -> None:
+        ck = self.run_dir / "checkpoints"
+        latest = (ck / "LATEST").read_text().strip() if (ck / "LATEST").is_file() else None
+        if not latest or not (ck / latest).is_dir():
+            raise SystemExit(f"error: {self.run_dir} has no complete checkpoint to resume from")
+        state = torch.load(ck / latest / "training_state.pt", map_location="cpu", weights_only=True)
+        self.recipe.load_state_dict(state["recipe"])
+        self.step = state["step"]
+        self.best = state.get("best", {})
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"].get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        random.setstate(_tuplify(state["rng"]["python"]))
+        log.info("resumed %s at step %d", self.run_dir, self.step)
+
+    def _write_metrics(self, record: dict[str, Any]) -> None:
+        if not self.dist.main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k != "step":
+                    self.tb.add_scalar(k, v, record["step"])
+
+    def save_checkpoint(self) -> Path | None:
+        self.dist.barrier()
+        if not self.dist.main:
+            return None
+        ck = self.run_dir / "checkpoints"
+        name = f"step_{self.step:07d}"
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=ck))
+        try:
+            bundle = self.recipe.export_bundle()
+            bundle.save_pretrained(tmp)
+            state = {"step": self.step, "recipe": self.recipe.state_dict(), "best": self.best,
+                     "rng": {"torch": torch.get_rng_state(),
+                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                             "python": random.getstate()}}
+            torch.save(state, tmp / "training_state.pt")
+            final = ck / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            _atomic_write(ck / "LATEST", name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        kept = sorted(p for p in ck.iterdir() if p.is_dir() and p.name.startswith("step_"))
+        for old in kept[:-max(1, self.args.keep_last)]:
+            shutil.rmtree(old, ignore_errors=True)
+        return ck / name
+
+    # -- data
+    def _loader(self, epoch: int, offset: int):
+        self.train_ds.epoch = epoch
+        sampler = EpochSampler(len(self.train_ds), self.args.seed, epoch, True, self.dist.rank, self.dist.world, offset)
+        workers = self.args.num_workers
+        if workers is None:
+            workers = min(4, max(0, (os.cpu_count() or 1) - 1))
+        g = torch.Generator().manual_seed(self.args.seed * 31 + epoch)
+        return iter(torch.utils.data.DataLoader(
+            self.train_ds, batch_size=self.args.batch_size, sampler=sampler, num_workers=workers, drop_last=True,
+            generator=g, pin_memory=self.device.type == "cuda", persistent_workers=False,
+            prefetch_factor=4 if workers else None))
+
+    # -- main
+    def fit(self) -> Path | None:
+        args = self.args
+        self._write_metrics({"step": self.step, "event": "start" if not args.resume else "resume",
+                             "total_steps": self.total_steps, "train_images": len(self.train_ds)})
+        bar = None
+        if self.dist.main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=self.step, desc=self.recipe.family, dynamic_ncols=True,
+                       disable=None)
+        it, epoch = None, -1
+        interrupted = False
+        try:
+            while self.step < self.total_steps:
+                e = self.step // self.steps_per_epoch
+                if e != epoch or it is None:
+                    epoch = e
+                    it = self._loader(epoch, (self.step % self.steps_per_epoch) * self.global_batch)
+                batch = next(it)
+                factor = learning_rate_factor(self.step, self.total_steps, args)
+                self.recipe.set_lr(args.lr * factor)
+                losses = self.recipe.train_step(batch, self.step)
+                self.step += 1
+                if self.step % args.print_every == 0 or self.step == self.total_steps:
+                    losses = self.dist.mean(losses)
+                    self._write_metrics({"step": self.step, "epoch": epoch, "lr": args.lr * factor, **losses})
+                    if bar is not None:
+                        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                if bar is not None:
+                    bar.update(1)
+                if self.step % args.sample_every == 0 and self.dist.main:
+                    self.recipe.save_samples(self.run_dir / "samples" / f"step_{self.step:07d}.png")
+                if args.val_split and self.step % args.val_every == 0:
+                    self.validate()
+                if self.step % args.save_every == 0 and self.step < self.total_steps:
+                    self.save_checkpoint()
+                    if args.push_to_hub and args.push_every and (self.step // args.save_every) % args.push_every == 0:
+                        self.push(self.export_final(), f"checkpoint at step {self.step}")
+                if args.stop_after and self.step >= args.stop_after and self.step < self.total_steps:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+        if interrupted:
+            self.save_checkpoint()
+            if self.dist.main:
+                print(f"\ninterrupted at step {self.step}; saved {self.run_dir / 'checkpoints'}. Continue with:\n"
+                      f"  python -m train.{self.recipe.family} --resume {self.run_dir}", file=sys.stderr)
+            self.dist.close()
+            return None
+        if args.val_split and self.step % args.val_every != 0:
+            self.validate()
+        self.save_checkpoint()
+        out = self.export_final()
+        if args.push_to_hub:
+            self.push(out, "final model")
+        if self.dist.main:
+            self.recipe.save_samples(self.run_dir / "samples" / f"step_{self.step:07d}.png")
+            print(f"\nmodel: {out}\n  load it in Python:  i2i_models.load({str(out)!r})\n"
+                  f"  use it in ComfyUI:  copy the folder into ComfyUI/models/i2i_gans/ and pick it in the "
+                  f"'{self.recipe.display}' node")
+        self.dist.close()
+        return out
+
+    def validate(self) -> dict[str, float]:
+        if not self.dist.main:
+            self.dist.barrier()
+            return {}
+        metrics = self.recipe.validate()
+        self.dist.barrier()
+        if not metrics:
+            return {}
+        self.last_val = metrics
+        key, better = self.recipe.best_metric
+        value = metrics.get(key)
+        if value is not None and (not self.best or (value < self.best["value"] if better == "min" else value > self.best["value"])):
+            self.best = {"metric": key, "value": value, "step": self.step, "metrics": metrics}
+        self._write_metrics({"step": self.step, "event": "val", **{f"val/{k}": v for k, v in metrics.items()}})
+        return metrics
+
+    def export_final(self) -> Path:
+        """Write the final model folder (atomically) with a model card and the newest sample grid."""
+        from .card import model_card
+
+        out = Path(self.args.output) if self.args.output else self.run_dir / "final"
+        if not self.dist.main:
+            return out
+        bundle = self.recipe.export_bundle()
+        bundle.config["training"] = {"command": self.command(), "steps": self.step, "recipe": self.recipe.family,
+                                     "dataset": self.args.dataset or "embedded sample",
+                                     "final_metrics": self.last_val, "best": self.best}
+        samples = sorted((self.run_dir / "samples").glob("step_*.png"))
+        card = model_card(self, bundle, samples[-1].name if samples else None)
+        bundle.save(out, card_text=card)
+        if samples:
+            (out / "samples").mkdir(exist_ok=True)
+            shutil.copy(samples[-1], out / "samples" / samples[-1].name)
+        return out
+
+    def push(self, folder: Path, what: str) -> None:
+        if not self.dist.main:
+            return
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+        repo = api.create_repo(self.args.push_to_hub, private=self.args.hub_private or None, exist_ok=True).repo_id
+        api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message=f"{what} ({self.recipe.family}, step {self.step})")
+        log.info("pushed %s to %s", folder, repo)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _tuplify(x):
+    return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Names of the options given on the command line (the embedded preset must not override them)."""
+    import copy
+
+    p = copy.deepcopy(parser)
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    return sorted(vars(p.parse_args(argv)))
+
+
+def run(recipe_cls, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> Path | None:
+    """Parse ``argv``, apply the embedded-default preset when no dataset is given, train."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    args._explicit = explicit_options(parser, argv)
+    recipe_cls.apply_defaults(args)
+    prog = f"train.{recipe_cls.family}"
+    return Trainer(recipe_cls, args, [prog, *argv]).fit()

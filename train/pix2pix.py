@@ -1,0 +1,161 @@
+"""``python -m train.pix2pix``: pix2pix (Isola et al., CVPR 2017) - U-Net generator, conditional 70x70
+PatchGAN on cat(A, B), vanilla GAN + lambda_L1 * L1; Adam 2e-4, beta1 0.5 (the paper's defaults).
+
+With no --dataset it trains briefly on the embedded OpenMoji line-art -> colour sample (train/data) and
+prints where the model is. Data: A/<split>/ + B/<split>/ with the same file names, aligned A|B files,
+or a Hub dataset (--dataset user/name --column_A input --column_B target).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from i2i_models import Pix2PixModel
+from i2i_models.networks import define_D, define_G
+
+from . import data as D
+from .loop import base_parser, run
+from .losses import GANLoss, gradient_penalty
+from .metrics import MeanMeter, image_metrics
+from .recipe import Recipe, save_grid, set_requires_grad, to_unit
+
+
+class Pix2PixRecipe(Recipe):
+    family = "pix2pix"
+    display = "Load pix2pix Model"
+    generator_roles = ("generator",)
+    optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
+    best_metric = ("l1", "min")
+    embedded_dataset = "emoji_line2color"
+    embedded_license = "cc-by-sa-4.0"
+    defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999}
+    embedded_preset = {"crop_size": 128, "netG": "unet_128", "max_steps": 200, "batch_size": 4, "sample_every": 100,
+                       "val_every": 100, "save_every": 100, "print_every": 10, "val_limit": 12}
+
+    def build_model(self) -> Pix2PixModel:
+        a = self.args
+        G = define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample)
+        Dn = define_D(a.netD, a.input_nc + a.output_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm)
+        names = Path(str(a.dataset)).name
+        return Pix2PixModel({"networks": {"generator": G.config, "discriminator": Dn.config},
+                             "direction": a.direction, "image_size": a.crop_size, "license": a.license,
+                             "domains": {"A": a.domain_A or "A", "B": a.domain_B or "B"}, "dataset": names})
+
+    def __init__(self, args, device, dist):
+        super().__init__(args, device, dist)
+        self.gan = GANLoss(args.gan_mode)
+        self._val = None
+        self._identity = None
+
+    # -- data
+    def train_dataset(self):
+        a = self.args
+        t = D.Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip)
+        if D.is_hub_dataset(a.dataset):
+            return D.HubDataset(a.dataset, a.train_split, t, {"A": a.column_A, "B": a.column_B}, a.dataset_config,
+                                a.dataset_revision, a.input_nc, a.output_nc)
+        return D.PairedDataset(a.dataset, a.train_split, t, a.direction, a.input_nc, a.output_nc)
+
+    def val_dataset(self):
+        if self._val is None:
+            a = self.args
+            if not a.val_split:
+                return None
+            try:
+                if D.is_hub_dataset(a.dataset):
+                    ds = D.HubDataset(a.dataset, a.val_split, D.eval_transform(a.crop_size), {"A": a.column_A, "B": a.column_B},
+                                      a.dataset_config, a.dataset_revision, a.input_nc, a.output_nc)
+                    ds = torch.utils.data.Subset(ds, range(min(len(ds), a.val_limit)))
+                else:
+                    ds = D.PairedDataset(a.dataset, a.val_split, D.eval_transform(a.crop_size), a.direction, a.input_nc,
+                                         a.output_nc)
+                    ds = torch.utils.data.Subset(ds, range(min(len(ds), a.val_limit)))
+            except D.DataError:
+                return None
+            self._val = ds
+        return self._val
+
+    # -- training
+    def train_step(self, batch, step: int) -> dict[str, float]:
+        a, dev = self.args, self.device
+        real_A, real_B = batch["A"].to(dev, non_blocking=True), batch["B"].to(dev, non_blocking=True)
+        G, Dn = self.train_nets["generator"], self.train_nets["discriminator"]
+        D_raw = self.nets["discriminator"]
+        with self.amp():
+            fake_B = G(real_A)
+        set_requires_grad([D_raw], True)
+        with self.amp():
+            pred_fake = Dn(torch.cat([real_A, fake_B.detach()], 1))
+            pred_real = Dn(torch.cat([real_A, real_B], 1))
+            loss_D_fake = self.gan(pred_fake, False, True)
+            loss_D_real = self.gan(pred_real, True, True)
+            loss_D = 0.5 * (loss_D_fake + loss_D_real)
+        if a.gan_mode == "wgangp":
+            loss_D = loss_D + a.lambda_gp * gradient_penalty(D_raw, torch.cat([real_A, real_B], 1),
+                                                             torch.cat([real_A, fake_B], 1))
+        self.step_opt("D", loss_D)
+        set_requires_grad([D_raw], False)
+        with self.amp():
+            loss_G_GAN = self.gan(D_raw(torch.cat([real_A, fake_B], 1)), True)
+            loss_G_L1 = F.l1_loss(fake_B.float(), real_B.float()) * a.lambda_L1
+            loss_G = loss_G_GAN + loss_G_L1
+        self.step_opt("G", loss_G)
+        set_requires_grad([D_raw], True)
+        if self.ema:
+            self.update_ema()
+        return {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item(), "D_real": loss_D_real.item(),
+                "D_fake": loss_D_fake.item()}
+
+    # -- evaluation
+    def validate(self) -> dict[str, float]:
+        ds = self.val_dataset()
+        if ds is None or len(ds) == 0:
+            return {}
+        G = self.generator("generator")
+        m, ident = MeanMeter(), MeanMeter()
+        for b in self.val_loader(ds):
+            out = to_unit(self.run_eval(G, b["A"]))
+            tgt = to_unit(b["B"])
+            m.add(image_metrics(out, tgt))
+            if self._identity is None:
+                src = to_unit(b["A"])
+                ident.add(image_metrics(src.expand_as(tgt) if src.shape != tgt.shape else src, tgt))
+        res = m.result()
+        if self._identity is None:
+            self._identity = ident.result("identity_")
+        return {**res, **self._identity}
+
+    def save_samples(self, path: Path) -> None:
+        ds = self.val_dataset() or self.train_dataset()
+        G = self.generator("generator")
+        rows = []
+        for i in range(min(4, len(ds))):
+            s = ds[i]
+            out = to_unit(self.run_eval(G, s["A"][None]))[0]
+            rows.append([to_unit(s["A"]), out, to_unit(s["B"])])
+        save_grid(rows, path)
+
+
+def parser():
+    p = base_parser("python -m train.pix2pix", __doc__)
+    g = p.add_argument_group("pix2pix")
+    g.add_argument("--lambda_L1", type=float, default=100.0, help="weight of the L1 loss to the target")
+    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight (gan_mode wgangp)")
+    g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="translate A->B or B->A")
+    g.add_argument("--column_A", default="A", help="Hub dataset: column with the input images")
+    g.add_argument("--column_B", default="B", help="Hub dataset: column with the target images")
+    g.add_argument("--domain_A", help="name of the input domain (shown in ComfyUI and the card)")
+    g.add_argument("--domain_B", help="name of the output domain")
+    return p
+
+
+def main(argv=None):
+    return run(Pix2PixRecipe, parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() is not None else 130)

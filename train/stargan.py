@@ -1,0 +1,278 @@
+"""``python -m train.stargan``: StarGAN (Choi et al., CVPR 2018) - one generator G(x, c) for all attributes,
+a discriminator with an adversarial (PatchGAN) and a classification head; WGAN-GP with n_critic 5,
+lambda_cls 1, lambda_rec 10, lambda_gp 10, Adam 1e-4 (0.5, 0.999), linear decay over the second half
+(yunjey/stargan's defaults).
+
+Data: ``--dataset ROOT`` holding ``<split>/images`` + ``<split>/list_attr.txt`` (the shared
+emoji_people_attrs layout), or CelebA style ``--image_dir DIR --attr_path list_attr_celeba.txt``, or one
+folder per domain (RaFD style, ``--image_dir DIR``), or a Hub dataset (``--dataset user/name --column_image
+image --label_columns Male Young``). ``--selected_attrs`` picks the attributes; ``--one_hot_groups``
+declares which of them are mutually exclusive (e.g. hair colours; ``"Man,Woman,Neutral;Skin_Light,..."``).
+If ``<val split>/edit_pairs.csv`` exists (src_file, tgt_file, …), validation also scores edits against
+the true target images. With no data options it trains briefly on the embedded emoji sample.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from i2i_models import StarGANModel
+from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
+
+from . import data as D
+from .loop import base_parser, run
+from .losses import GANLoss, gradient_penalty
+from .metrics import MeanMeter, image_metrics
+from .recipe import Recipe, save_grid, set_requires_grad, to_unit
+
+EMOJI_ATTRS = ["Man", "Woman", "Neutral", "Skin_Default", "Skin_Light", "Skin_Medium_Light", "Skin_Medium",
+               "Skin_Medium_Dark", "Skin_Dark"]
+EMOJI_GROUPS = "Man,Woman,Neutral;Skin_Default,Skin_Light,Skin_Medium_Light,Skin_Medium,Skin_Medium_Dark,Skin_Dark"
+
+
+class StarGANRecipe(Recipe):
+    family = "stargan"
+    display = "StarGAN Edit Attributes"
+    generator_roles = ("generator",)
+    optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
+    best_metric = ("edit_l1", "min")
+    embedded_dataset = "emoji_people_attrs"
+    embedded_license = "cc-by-4.0"
+    defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999}
+    embedded_preset = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
+                       "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
+                       "print_every": 10, "val_limit": 48, "selected_attrs": EMOJI_ATTRS, "one_hot_groups": EMOJI_GROUPS}
+
+    @classmethod
+    def apply_defaults(cls, args) -> None:
+        explicit = set(getattr(args, "_explicit", []))
+        if "lr" not in explicit:
+            args.lr = 1e-4
+        if "n_epochs" not in explicit and "n_epochs_decay" not in explicit:
+            args.n_epochs, args.n_epochs_decay = 20, 10  # yunjey: 200k iterations, decay over the last 100k
+        if "crop_size" not in explicit:
+            args.crop_size = 128
+        if "batch_size" not in explicit:
+            args.batch_size = 16
+        if args.image_dir:
+            args.dataset = args.dataset or str(Path(args.image_dir))
+        super().apply_defaults(args)
+        if args.load_size is None or "load_size" not in explicit:
+            args.load_size = args.crop_size  # resize only (no crop jitter), as yunjey after its centre crop
+        if args.selected_attrs is None and str(args.dataset).endswith(cls.embedded_dataset):
+            args.selected_attrs, args.one_hot_groups = list(EMOJI_ATTRS), args.one_hot_groups or EMOJI_GROUPS
+
+    def _paths(self, split: str):
+        a = self.args
+        root = Path(a.dataset)
+        if a.image_dir:
+            return Path(a.image_dir), (Path(a.attr_path) if a.attr_path else None)
+        if (root / split / "images").is_dir():
+            attr = root / split / "list_attr.txt"
+            return root / split / "images", attr if attr.is_file() else None
+        return root, (Path(a.attr_path) if a.attr_path else None)
+
+    def _make(self, split: str, transform):
+        a = self.args
+        if D.is_hub_dataset(a.dataset):
+            return D.HubDataset(a.dataset, split, transform, {"image": a.column_image}, a.dataset_config,
+                                a.dataset_revision, a.input_nc, label_columns=a.label_columns or a.selected_attrs)
+        image_dir, attr = self._paths(split)
+        return D.AttributeDataset(image_dir, transform, attr, a.selected_attrs, a.input_nc)
+
+    def train_dataset(self):
+        if getattr(self, "_train", None) is None:
+            a = self.args
+            self._train = self._make(a.train_split, D.Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip))
+        return self._train
+
+    def build_model(self) -> StarGANModel:
+        a = self.args
+        ds = self.train_dataset()
+        attrs = list(ds.attributes)
+        groups = [[x.strip() for x in g.split(",") if x.strip()] for g in (a.one_hot_groups or "").split(";") if g.strip()]
+        groups = [g for g in groups if all(x in attrs for x in g)]
+        c = len(attrs)
+        G = StarGANGenerator(a.g_conv_dim, c, a.g_repeat_num, a.input_nc, a.output_nc, upsample=a.upsample)
+        Dn = StarGANDiscriminator(a.crop_size, a.d_conv_dim, c, a.d_repeat_num, a.input_nc)
+        return StarGANModel({"networks": {"generator": G.config, "discriminator": Dn.config}, "attributes": attrs,
+                             "attribute_groups": groups, "image_size": a.crop_size, "license": a.license,
+                             "dataset": Path(str(a.dataset)).name})
+
+    def __init__(self, args, device, dist):
+        self._train = None
+        self.args = args
+        super().__init__(args, device, dist)
+        self.gan = GANLoss(args.gan_mode)
+        self._val = None
+        self._pairs = None
+        self._last_g: dict[str, float] = {}
+
+    def train_step(self, batch, step: int) -> dict[str, float]:
+        a, dev = self.args, self.device
+        x = batch["image"].to(dev, non_blocking=True)
+        c_org = batch["label"].to(dev, non_blocking=True)
+        c_trg = c_org[torch.randperm(x.size(0)).to(dev)]
+        G, Dn = self.train_nets["generator"], self.train_nets["discriminator"]
+        G_raw, D_raw = self.nets["generator"], self.nets["discriminator"]
+        B = x.size(0)
+        set_requires_grad([D_raw], True)
+        with torch.no_grad(), self.amp():
+            x_fake = G_raw(x, c_trg)
+        with self.amp():
+            src_real, cls_real = Dn(x)
+            src_fake, _ = Dn(x_fake.detach())
+            d_real = self.gan(src_real, True, True)
+            d_fake = self.gan(src_fake, False, True)
+            d_cls = F.binary_cross_entropy_with_logits(cls_real.float(), c_org, reduction="sum") / B
+            d_loss = d_real + d_fake + a.lambda_cls * d_cls
+        gp = torch.zeros((), device=dev)
+        if a.gan_mode == "wgangp":
+            gp = gradient_penalty(D_raw, x, x_fake, output_index=0)
+            d_loss = d_loss + a.lambda_gp * gp
+        self.step_opt("D", d_loss)
+        out = {"D_real": d_real.item(), "D_fake": d_fake.item(), "D_cls": d_cls.item(), "D_gp": gp.item()}
+        if (step + 1) % a.n_critic == 0:
+            set_requires_grad([D_raw], False)
+            with self.amp():
+                x_fake = G(x, c_trg)
+                src, cls = D_raw(x_fake)
+                g_fake = self.gan(src, True)
+                g_cls = F.binary_cross_entropy_with_logits(cls.float(), c_trg, reduction="sum") / B
+                x_rec = G(x_fake, c_org)
+                g_rec = F.l1_loss(x_rec.float(), x.float())
+                g_loss = g_fake + a.lambda_rec * g_rec + a.lambda_cls * g_cls
+            self.step_opt("G", g_loss)
+            set_requires_grad([D_raw], True)
+            if self.ema:
+                self.update_ema()
+            self._last_g = {"G_fake": g_fake.item(), "G_cls": g_cls.item(), "G_rec": g_rec.item()}
+        return {**out, **self._last_g}
+
+    # -- evaluation
+    def val_dataset(self):
+        if self._val is None and self.args.val_split:
+            try:
+                ds = self._make(self.args.val_split, D.eval_transform(self.args.crop_size))
+                self._val = ds
+            except (D.DataError, FileNotFoundError, OSError):
+                self._val = None
+        return self._val
+
+    def edit_pairs(self) -> list[tuple[int, int]]:
+        """(src, tgt) indices into the val dataset from ``edit_pairs.csv`` whose labels differ (deterministic subset)."""
+        if self._pairs is None:
+            self._pairs = []
+            ds = self.val_dataset()
+            if ds is None or D.is_hub_dataset(self.args.dataset):
+                return self._pairs
+            image_dir, _ = self._paths(self.args.val_split)
+            csv_path = image_dir.parent / "edit_pairs.csv"
+            if csv_path.is_file():
+                index = {str(p.relative_to(image_dir)): i for i, (p, _) in enumerate(ds.items)}
+                rows = [r for r in csv.DictReader(open(csv_path)) if r["src_file"] in index and r["tgt_file"] in index]
+                pairs = [(index[r["src_file"]], index[r["tgt_file"]]) for r in rows]
+                pairs = [(s, t) for s, t in pairs if not torch.equal(ds.items[s][1], ds.items[t][1])]
+                step = max(1, len(pairs) // self.args.val_limit)
+                self._pairs = pairs[::step][: self.args.val_limit]
+        return self._pairs
+
+    def _group_read(self, probs: torch.Tensor, target: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
+        """Per image: does the classifier read every changed attribute as in ``target``? (groups: argmax)."""
+        attrs = self.model.attributes
+        ok = torch.ones(probs.shape[0], dtype=torch.bool)
+        groups = [[attrs.index(x) for x in g] for g in self.model.attribute_groups]
+        in_group = {i for g in groups for i in g}
+        for g in groups:
+            touched = changed[:, g].any(1)
+            hit = probs[:, g].argmax(1) == target[:, g].argmax(1)
+            ok &= ~touched | hit
+        for i in range(len(attrs)):
+            if i not in in_group:
+                ok &= ~changed[:, i] | ((probs[:, i] > 0.5) == (target[:, i] > 0.5))
+        return ok
+
+    def validate(self) -> dict[str, float]:
+        ds = self.val_dataset()
+        if ds is None:
+            return {}
+        G = self.generator("generator")
+        Dn = self.nets["discriminator"]
+        acc = MeanMeter()
+        for b in self.val_loader(ds):
+            _, logits = self.run_eval(Dn, b["image"])
+            p = torch.sigmoid(logits.cpu())
+            acc.add({"attr_acc": self._group_read(p, b["label"], torch.ones_like(b["label"], dtype=torch.bool)).double()})
+        res = acc.result()
+        pairs = self.edit_pairs()
+        if pairs:
+            m, ident, read = MeanMeter(), MeanMeter(), MeanMeter()
+            for i in range(0, len(pairs), 8):
+                chunk = pairs[i:i + 8]
+                src = torch.stack([ds[s]["image"] for s, _ in chunk])
+                tgt = torch.stack([ds[t]["image"] for _, t in chunk])
+                c_src = torch.stack([ds.items[s][1] for s, _ in chunk])
+                c_tgt = torch.stack([ds.items[t][1] for _, t in chunk])
+                out = self.run_eval(G, src, c_tgt.to(self.device))
+                m.add(image_metrics(to_unit(out), to_unit(tgt)))
+                ident.add(image_metrics(to_unit(src), to_unit(tgt)))
+                _, logits = self.run_eval(Dn, out)
+                read.add({"target_read": self._group_read(torch.sigmoid(logits.cpu()), c_tgt, c_src != c_tgt).double()})
+            res.update({**m.result("edit_"), **ident.result("identity_"), **read.result("edit_")})
+        return res
+
+    def save_samples(self, path: Path) -> None:
+        ds = self.val_dataset() or self.train_dataset()
+        G = self.generator("generator")
+        attrs = self.model.attributes
+        rows = []
+        for i in range(0, min(len(ds), 4 * max(1, len(ds) // 4)), max(1, len(ds) // 4)):
+            s = ds[i]
+            x, c = s["image"][None], s["label"][None]
+            row = [to_unit(s["image"])]
+            for g in (self.model.attribute_groups or [[a] for a in attrs])[:2]:
+                for name in g[:3]:
+                    t = c.clone()
+                    j = attrs.index(name)
+                    if len(g) > 1:
+                        t[:, [attrs.index(n) for n in g]] = 0
+                        t[:, j] = 1
+                    else:
+                        t[:, j] = 1 - t[:, j]
+                    row.append(to_unit(self.run_eval(G, x, t.to(self.device)))[0])
+            rows.append(row)
+        save_grid(rows, path)
+
+
+def parser():
+    p = base_parser("python -m train.stargan", __doc__)
+    g = p.add_argument_group("StarGAN")
+    g.add_argument("--image_dir", help="CelebA-style image folder (or one sub-folder per domain)")
+    g.add_argument("--attr_path", help="CelebA-style attribute file (list_attr_celeba.txt)")
+    g.add_argument("--selected_attrs", nargs="+", help="attributes to learn, in label order (default: all in the file)")
+    g.add_argument("--one_hot_groups", default=None,
+                   help="mutually exclusive attributes, groups separated by ';' (e.g. 'Black_Hair,Blond_Hair,Brown_Hair')")
+    g.add_argument("--column_image", default="image", help="Hub dataset: image column")
+    g.add_argument("--label_columns", nargs="+", help="Hub dataset: label columns (default: --selected_attrs)")
+    g.add_argument("--g_conv_dim", type=int, default=64, help="generator filters in the first layer")
+    g.add_argument("--d_conv_dim", type=int, default=64, help="discriminator filters in the first layer")
+    g.add_argument("--g_repeat_num", type=int, default=6, help="generator residual blocks")
+    g.add_argument("--d_repeat_num", type=int, default=6, help="discriminator strided convolutions")
+    g.add_argument("--lambda_cls", type=float, default=1.0, help="attribute classification loss weight")
+    g.add_argument("--lambda_rec", type=float, default=10.0, help="reconstruction (cycle) loss weight")
+    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight")
+    g.add_argument("--n_critic", type=int, default=5, help="discriminator updates per generator update")
+    return p
+
+
+def main(argv=None):
+    return run(StarGANRecipe, parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() is not None else 130)
