@@ -27,12 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     pc.add_argument("--attributes", nargs="+", help="StarGAN attribute names, in label order")
     pc.add_argument("--push-to-hub", metavar="REPO", help="also push the folder to this Hub repo")
     pc.add_argument("--private", action="store_true", help="create the Hub repo private")
+    pt = sub.add_parser("translate", help="translate image files with a model (any size; alpha kept)")
+    pt.add_argument("source", help="Hub repo id, local folder or weights file")
+    pt.add_argument("inputs", nargs="+", help="input image files")
+    pt.add_argument("--out", required=True, help="output file (one input) or folder")
+    pt.add_argument("--direction", choices=["AtoB", "BtoA"], help="CycleGAN direction (default: the first available)")
+    pt.add_argument("--strengths", default="", help="StarGAN: attribute strengths, e.g. 'Woman=1, Skin_Dark=1'")
+    pt.add_argument("--precision", default="fp32", choices=["auto", "fp32", "fp16", "bf16"], help="inference precision")
+    pt.add_argument("--tiled", action="store_true", help="force exact streamed tiles (auto for large images)")
     args = p.parse_args(argv)
     try:
-        model = load(args.source, family=args.family, revision=args.revision)
+        model = load(args.source, family=getattr(args, "family", None), revision=getattr(args, "revision", None))
         if args.cmd == "inspect":
             print(json.dumps(model.describe(), indent=2))
             return 0
+        if args.cmd == "translate":
+            return _translate(model, args)
         if args.domains:
             model.config["domains"] = {"A": args.domains[0], "B": args.domains[1]}
         if args.attributes:
@@ -49,6 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     except I2IError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _translate(model, args) -> int:
+    from pathlib import Path
+
+    from PIL import Image
+
+    from . import edit, translate
+    from .editing import parse_attribute_text
+
+    out = Path(args.out)
+    many = len(args.inputs) > 1 or out.is_dir() or not out.suffix
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    for src in args.inputs:
+        try:
+            img = Image.open(src)
+            img.load()
+        except (OSError, ValueError) as e:
+            raise I2IError(f"cannot read image {src}: {e}") from None
+        opts = dict(precision=args.precision, tiled=True if args.tiled else None)
+        if model.family == "stargan":
+            y = edit(model, img, parse_attribute_text(args.strengths, model.attributes), **opts)
+        else:
+            y = translate(model, img, direction=args.direction, **opts)
+        dest = out / (Path(src).stem + ".png") if many else out
+        y.save(dest)
+        print(f"wrote {dest}")
+    return 0
 
 
 if __name__ == "__main__":

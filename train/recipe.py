@@ -129,7 +129,11 @@ class Recipe:
             opt.step()
 
     def update_ema(self) -> None:
-        decay = self.args.ema
+        """EMA of generator weights with the usual warm-up ``min(decay, (1 + n) / (10 + n))`` (n = updates so
+        far), so early validation is not dominated by the random initialisation."""
+        self.ema_updates = getattr(self, "ema_updates", 0) + 1
+        n = self.ema_updates
+        decay = min(self.args.ema, (1 + n) / (10 + n))
         with torch.no_grad():
             for role, ema in self.ema.items():
                 src = self.nets[role]
@@ -157,6 +161,9 @@ class Recipe:
     def extra_state(self) -> dict[str, Any]:
         return {}
 
+    def _ema_count(self) -> int:
+        return getattr(self, "ema_updates", 0)
+
     def load_extra_state(self, state: dict[str, Any]) -> None:
         pass
 
@@ -165,7 +172,7 @@ class Recipe:
                 "opt": {k: o.state_dict() for k, o in self.opt.items()},
                 "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
                 "ema": {r: {k: v.cpu() for k, v in e.state_dict().items()} for r, e in self.ema.items()},
-                "extra": self.extra_state()}
+                "ema_updates": self._ema_count(), "extra": self.extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -177,6 +184,7 @@ class Recipe:
         for r, e in self.ema.items():
             if r in state.get("ema", {}):
                 e.load_state_dict(state["ema"][r])
+        self.ema_updates = state.get("ema_updates", 0)
         self.load_extra_state(state.get("extra", {}))
 
     # -- evaluation helpers

