@@ -198,6 +198,8 @@ class Trainer:
             if not args.resume:
                 (self.run_dir / "args.json").write_text(json.dumps(vars(args), indent=2))
                 (self.run_dir / "command.txt").write_text(self.command() + "\n")
+        if args.resume:
+            self._match_global_batch(args)
         self.recipe = recipe_cls(args, self.device, self.dist)
         self.train_ds = self.recipe.train_dataset()
         self.train_ds.seed = args.seed
@@ -239,6 +241,26 @@ class Trainer:
             setattr(ns, k, getattr(args, k, None))
         return ns
 
+    def _latest_dir(self) -> Path | None:
+        ck = Path(self.args.checkpoints_dir) / self.args.name / "checkpoints"
+        latest = (ck / "LATEST").read_text().strip() if (ck / "LATEST").is_file() else None
+        return ck / latest if latest and (ck / latest).is_dir() else None
+
+    def _match_global_batch(self, args) -> None:
+        """Resuming with another number of processes keeps the global batch (so the data order and the
+        optimisation continue exactly where possible): per-process batch = global batch / processes."""
+        d = self._latest_dir()
+        if d is None:
+            return
+        state = torch.load(d / "training_state.pt", map_location="cpu", weights_only=True)
+        gb = state.get("global_batch")
+        if gb and gb != args.batch_size * self.dist.world:
+            if gb % self.dist.world:
+                raise SystemExit(f"error: the run's global batch {gb} does not divide over {self.dist.world} processes")
+            args.batch_size = gb // self.dist.world
+            log.info("resuming with %d process(es): batch %d per process keeps the global batch %d",
+                     self.dist.world, args.batch_size, gb)
+
     def _load_latest(self) -> None:
         ck = self.run_dir / "checkpoints"
         latest = (ck / "LATEST").read_text().strip() if (ck / "LATEST").is_file() else None
@@ -275,6 +297,7 @@ class Trainer:
             bundle = self.recipe.export_bundle()
             bundle.save_pretrained(tmp)
             state = {"step": self.step, "recipe": self.recipe.state_dict(), "best": self.best,
+                     "global_batch": self.global_batch,
                      "rng": {"torch": torch.get_rng_state(),
                              "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                              "python": random.getstate()}}

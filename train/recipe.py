@@ -103,8 +103,8 @@ class Recipe:
             has_bn = any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
             if has_bn and self.device.type == "cuda" and getattr(self.args, "sync_bn", False):
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-            net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                      broadcast_buffers=getattr(self.args, "broadcast_buffers", True))
+            kw = {} if getattr(self.args, "broadcast_buffers", 1) else {"broadcast_buffers": False}
+            net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, **kw)
         return net
 
     def amp(self):
