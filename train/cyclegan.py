@@ -57,11 +57,9 @@ class CycleGANRecipe(Recipe):
 
     def train_dataset(self):
         a = self.args
-        t = D.Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip)
         if D.is_hub_dataset(a.dataset):
-            return D.HubDataset(a.dataset, a.train_split, t, {"A": a.column_A, "B": a.column_B}, a.dataset_config,
-                                a.dataset_revision, a.input_nc, a.output_nc)
-        return D.UnpairedDataset(a.dataset, a.train_split, t, a.input_nc, a.output_nc)
+            return self.hub_pairs(a.train_split, self.train_transform())
+        return D.UnpairedDataset(a.dataset, a.train_split, self.train_transform(), a.input_nc, a.output_nc)
 
     def val_dataset(self):
         if self._val is None and self.args.val_split and not D.is_hub_dataset(self.args.dataset):

@@ -54,11 +54,9 @@ class Pix2PixRecipe(Recipe):
     # -- data
     def train_dataset(self):
         a = self.args
-        t = D.Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip)
         if D.is_hub_dataset(a.dataset):
-            return D.HubDataset(a.dataset, a.train_split, t, {"A": a.column_A, "B": a.column_B}, a.dataset_config,
-                                a.dataset_revision, a.input_nc, a.output_nc)
-        return D.PairedDataset(a.dataset, a.train_split, t, a.direction, a.input_nc, a.output_nc)
+            return self.hub_pairs(a.train_split, self.train_transform())
+        return D.PairedDataset(a.dataset, a.train_split, self.train_transform(), a.direction, a.input_nc, a.output_nc)
 
     def val_dataset(self):
         if self._val is None:
@@ -66,14 +64,12 @@ class Pix2PixRecipe(Recipe):
             if not a.val_split:
                 return None
             try:
+                t = D.eval_transform(a.crop_size)
                 if D.is_hub_dataset(a.dataset):
-                    ds = D.HubDataset(a.dataset, a.val_split, D.eval_transform(a.crop_size), {"A": a.column_A, "B": a.column_B},
-                                      a.dataset_config, a.dataset_revision, a.input_nc, a.output_nc)
-                    ds = torch.utils.data.Subset(ds, range(min(len(ds), a.val_limit)))
+                    ds = self.hub_pairs(a.val_split, t)
                 else:
-                    ds = D.PairedDataset(a.dataset, a.val_split, D.eval_transform(a.crop_size), a.direction, a.input_nc,
-                                         a.output_nc)
-                    ds = torch.utils.data.Subset(ds, range(min(len(ds), a.val_limit)))
+                    ds = D.PairedDataset(a.dataset, a.val_split, t, a.direction, a.input_nc, a.output_nc)
+                ds = torch.utils.data.Subset(ds, range(min(len(ds), a.val_limit)))
             except D.DataError:
                 return None
             self._val = ds

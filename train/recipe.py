@@ -187,6 +187,21 @@ class Recipe:
         self.ema_updates = state.get("ema_updates", 0)
         self.load_extra_state(state.get("extra", {}))
 
+    # -- data helpers
+    def train_transform(self):
+        from .data import Transform
+
+        a = self.args
+        return Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip)
+
+    def hub_pairs(self, split: str, transform):
+        """A Hub dataset of image pairs (columns ``--column_A``/``--column_B``)."""
+        from .data import HubDataset
+
+        a = self.args
+        return HubDataset(a.dataset, split, transform, {"A": a.column_A, "B": a.column_B}, a.dataset_config,
+                          a.dataset_revision, a.input_nc, a.output_nc)
+
     # -- evaluation helpers
     @torch.no_grad()
     def run_eval(self, net: nn.Module, x: torch.Tensor, *args) -> torch.Tensor:

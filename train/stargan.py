@@ -88,7 +88,7 @@ class StarGANRecipe(Recipe):
     def train_dataset(self):
         if getattr(self, "_train", None) is None:
             a = self.args
-            self._train = self._make(a.train_split, D.Transform(a.preprocess, a.load_size, a.crop_size, not a.no_flip))
+            self._train = self._make(a.train_split, self.train_transform())
         return self._train
 
     def build_model(self) -> StarGANModel:
