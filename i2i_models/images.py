@@ -134,3 +134,17 @@ def crop(y: torch.Tensor, pads: Sequence[int], extra: int = 0) -> torch.Tensor:
     left, right, top, bottom = (p - extra for p in pads)
     H, W = y.shape[-2:]
     return y[..., top:H - bottom, left:W - right]
+
+
+def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize [B, H, W, C] in [0, 1] to ``size`` = (H', W'): bicubic, antialiased when shrinking, clamped."""
+    y = F.interpolate(x.permute(0, 3, 1, 2), size=tuple(int(s) for s in size), mode="bicubic", align_corners=False,
+                      antialias=True)
+    return y.clamp(0, 1).permute(0, 2, 3, 1)
+
+
+def resize_short_side(x: torch.Tensor, short: int) -> torch.Tensor:
+    """Resize [B, H, W, C] so that min(H, W) = ``short`` (aspect kept)."""
+    H, W = x.shape[1:3]
+    scale = short / min(H, W)
+    return resize_to(x, (max(1, round(H * scale)), max(1, round(W * scale))))

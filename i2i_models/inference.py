@@ -151,7 +151,7 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
               batch_size: int = 4, device: str | torch.device | None = None, precision: str = "fp32",
               channels_last: bool | None = None, compile: bool = False, tiled: bool | None = None,
               tile_bytes: int = 64 << 20, memory_budget: int | None = None, batchnorm: str = "running",
-              dropout: bool = False, seed: int | None = None,
+              dropout: bool = False, seed: int | None = None, working_size: int | None = None,
               progress: Callable[[int, int], None] | None = None, spill_dir: str | None = None):
     """Translate images with a pix2pix, CycleGAN or StarGAN model.
 
@@ -178,6 +178,9 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
             junyanz ``test.py`` does without ``--eval``).
         dropout, seed: the pix2pix paper's test-time dropout, reproducible under ``seed`` (per image
             ``seed + index``; tiled runs draw different, but also reproducible, masks).
+        working_size: run the network with the image's shorter side resized to this many pixels (e.g. the
+            model's training size, ``model.config["image_size"]``), then resize the result back (bicubic,
+            antialiased); ``None`` (default) runs at the image's own size.
         progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
         spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
 
@@ -210,6 +213,9 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
     colour, alpha = im.split_alpha(im.to_unit_float(x))
     out_c = im.output_channels(colour.shape[-1], net.output_nc)
     inp = im.adapt_input(colour, net.input_nc)
+    out_size = inp.shape[1:3]
+    if working_size:
+        inp = im.resize_short_side(inp, int(working_size))
     B, H, W = inp.shape[:3]
     shrink = getattr(net, "size_shrink", 0)
     per_image = bytes_per_pixel(net) * (H + 64) * (W + 64)
@@ -257,6 +263,8 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
                     progress(stop, total)
     finally:
         net.train(was_training)
+    if tuple(result.shape[1:3]) != tuple(out_size):
+        result = im.resize_to(result, out_size)
     if alpha is not None:
         result = torch.cat([result, alpha.to(result.device)], -1)
     result = im.from_unit_float(result, out_dtype)

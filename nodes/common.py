@@ -32,3 +32,15 @@ def hub_repo_input() -> io.String.Input:
                            tooltip="Any Hugging Face repo id (org/name, or org/name/file.pth); when set it is used "
                                    "instead of model_name and downloaded into the model folder once. Honours "
                                    "HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE.")
+
+
+def working_size_input(default: str = "image") -> io.Combo.Input:
+    return io.Combo.Input("working_size", options=["image", "model"], default=default, optional=True,
+                          tooltip="image: run at the image's own size. model: resize the image (shorter side) to the "
+                                  "size the model was trained at, run, and resize the result back; better for images "
+                                  "much larger or smaller than the training images.")
+
+
+def working_size(model, choice: str) -> int | None:
+    """The pixel size to run at for a ``working_size`` choice (``None``: the image's own size)."""
+    return int(model.config["image_size"]) if choice == "model" and model.config.get("image_size") else None

@@ -7,7 +7,9 @@ from comfy_api.latest import io
 
 from ..i2i_models import translate
 from . import models
-from .common import CATEGORY, HAS_DYNAMIC_COMBO, CycleGANModelType, hub_repo_input, model_combo, precision_input
+from .common import (CATEGORY, HAS_DYNAMIC_COMBO, CycleGANModelType, hub_repo_input, model_combo, precision_input,
+                     working_size_input)
+from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
 GENERIC = ["A → B", "B → A"]
@@ -72,12 +74,14 @@ class CycleGANTranslate(io.ComfyNode):
                 io.Image.Input("image", tooltip="Images to translate, any size; alpha passes through."),
                 io.Boolean.Input("reverse", default=False, optional=True,
                                  tooltip="Translate the other way (needs both generators in the checkpoint)."),
+                working_size_input("image"),
                 precision_input(),
             ],
             outputs=[io.Image.Output(display_name="image")])
 
     @classmethod
-    def execute(cls, cyclegan_model: ModelHandle, image, reverse: bool = False, precision: str = "auto") -> io.NodeOutput:
+    def execute(cls, cyclegan_model: ModelHandle, image, reverse: bool = False, working_size: str = "image",
+                precision: str = "auto") -> io.NodeOutput:
         direction = cyclegan_model.direction
         if reverse:
             direction = "BtoA" if direction == "AtoB" else "AtoB"
@@ -85,4 +89,5 @@ class CycleGANTranslate(io.ComfyNode):
                 label = models.direction_label(cyclegan_model.model.domains, direction)
                 raise ValueError(f"reverse asks for {label}, but {cyclegan_model.name} has only one generator; "
                                  f"turn reverse off or load a checkpoint with both")
-        return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction))
+        return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction,
+                                 working_size=resolve_size(cyclegan_model.model, working_size)))

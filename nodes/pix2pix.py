@@ -6,7 +6,8 @@ from comfy_api.latest import io
 
 from ..i2i_models import translate
 from . import models
-from .common import CATEGORY, Pix2PixModelType, hub_repo_input, model_combo, precision_input
+from .common import (CATEGORY, Pix2PixModelType, hub_repo_input, model_combo, precision_input, working_size_input)
+from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
 
@@ -39,13 +40,15 @@ class Pix2PixTranslate(io.ComfyNode):
                                          "reproducible results per seed."),
                 io.Int.Input("seed", default=0, min=0, max=2 ** 31 - 1, optional=True,
                              tooltip="Seed of the test-time dropout (ignored when it is off)."),
+                working_size_input("image"),
                 precision_input(),
             ],
             outputs=[io.Image.Output(display_name="image")])
 
     @classmethod
     def execute(cls, pix2pix_model: ModelHandle, image, test_time_dropout: bool = False, seed: int = 0,
-                precision: str = "auto") -> io.NodeOutput:
+                working_size: str = "image", precision: str = "auto") -> io.NodeOutput:
         out = run(pix2pix_model, translate, image, precision, dropout=bool(test_time_dropout),
-                  seed=int(seed) if test_time_dropout else None)
+                  seed=int(seed) if test_time_dropout else None,
+                  working_size=resolve_size(pix2pix_model.model, working_size))
         return io.NodeOutput(out)

@@ -7,7 +7,8 @@ from comfy_api.latest import io
 from ..i2i_models import edit, predict_attributes
 from ..i2i_models.editing import parse_attribute_text
 from . import models
-from .common import CATEGORY, HAS_DYNAMIC_COMBO, model_combo, precision_input
+from .common import CATEGORY, HAS_DYNAMIC_COMBO, model_combo, precision_input, working_size_input
+from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
 _handles: dict[int, ModelHandle] = {}
@@ -43,13 +44,13 @@ class StarGANEdit(io.ComfyNode):
                     io.String.Input("source_attributes", default="", optional=True,
                                     tooltip="The images' own attributes if you know them (e.g. Male=1, Young=0); "
                                             "empty: detected by the model's discriminator."),
-                    precision_input()],
+                    working_size_input("model"), precision_input()],
             outputs=[io.Image.Output(display_name="image"),
                      io.String.Output(display_name="attributes", tooltip="Attributes detected in each input image.")])
 
     @classmethod
     def execute(cls, image, model=None, model_name: str = "", strengths: str = "", source_attributes: str = "",
-                precision: str = "auto") -> io.NodeOutput:
+                working_size: str = "model", precision: str = "auto") -> io.NodeOutput:
         hub_repo = ""
         if isinstance(model, dict):
             model_name = model["model"]
@@ -69,7 +70,8 @@ class StarGANEdit(io.ComfyNode):
         handle = _handles.get(id(bundle))
         if handle is None or handle.model is not bundle:
             handle = _handles[id(bundle)] = ModelHandle(bundle, hub_repo or model_name)
-        out = run(handle, edit, image, precision, strengths=values, source=source)
+        out = run(handle, edit, image, precision, strengths=values, source=source,
+                  working_size=resolve_size(bundle, working_size))
         return io.NodeOutput(out, _describe(bundle, image))
 
 

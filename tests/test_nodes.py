@@ -127,13 +127,18 @@ def test_pix2pix_nodes_and_test_time_dropout_seed(pack):
 
 def test_stargan_edit_node(pack):
     img = torch.rand(2, 40, 40, 3)
-    res = pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5})
+    res = pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5},
+                                   working_size="image")
     y, text = out(res, 0), out(res, 1)
     model = pack.models.load_choice("faces/", "stargan")
     torch.testing.assert_close(y, pack.lib.edit(model, img, {"Man": 0.0, "Woman": 1.0, "Smile": -0.5}))
+    # default: run at the model's training size (32 px here) and resize back
+    y32 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5}))
+    assert y32.shape == img.shape
+    torch.testing.assert_close(y32, pack.lib.edit(model, img, {"Man": 0.0, "Woman": 1.0, "Smile": -0.5}, working_size=32))
     assert text.startswith("image 1: Man ") and "image 2:" in text
     y2 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5},
-                                      source_attributes="Man=1, Woman=0, Smile=1"))
+                                      source_attributes="Man=1, Woman=0, Smile=1", working_size="image"))
     torch.testing.assert_close(y2, pack.lib.edit(model, img, {"Woman": 1.0, "Smile": -0.5},
                                                    source={"Man": 1, "Woman": 0, "Smile": 1}))
     with pytest.raises(ValueError, match="name=value"):
