@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     pc.add_argument("--revision", help="Hub branch, tag or commit")
     pc.add_argument("--domains", nargs=2, metavar=("A", "B"), help="names of domains A and B (CycleGAN/pix2pix)")
     pc.add_argument("--attributes", nargs="+", help="StarGAN attribute names, in label order")
+    pc.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; they load as float32)")
+    pc.add_argument("--drop-discriminators", action="store_true",
+                    help="keep only the generators (smaller; a StarGAN then needs known source labels to edit)")
     pc.add_argument("--push-to-hub", metavar="REPO", help="also push the folder to this Hub repo")
     pc.add_argument("--private", action="store_true", help="create the Hub repo private")
     pt = sub.add_parser("translate", help="translate image files with a model (any size; alpha kept)")
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise I2IError(f"--attributes needs {len(model.config.get('attributes', []))} names, got {len(args.attributes)}")
             model.config["attributes"] = args.attributes
             model.config["attribute_groups"] = []
+        if args.drop_discriminators:
+            model = _generators_only(model)
+        if args.half:
+            model = model.half()
         out = model.save(args.out_dir)
         print(f"wrote {out} ({model.family}: {', '.join(model.networks())})")
         if args.push_to_hub:
@@ -59,6 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     except I2IError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _generators_only(model):
+    """The same bundle without its discriminators."""
+    import copy
+
+    from .bundles import family_class
+
+    cfg = copy.deepcopy(model.config)
+    cfg["networks"] = {r: n for r, n in cfg["networks"].items() if model.networks()[r].role == "generator"}
+    if not cfg["networks"]:
+        raise I2IError("this model has no generator to keep")
+    slim = family_class(model.family)(cfg)
+    sd = model.state_dict()
+    slim.load_state_dict({k: sd[k] for k in slim.state_dict()})
+    return slim
 
 
 def _translate(model, args) -> int:

@@ -128,3 +128,15 @@ def test_bad_configs_are_explained(tmp_path):
 def test_device_and_dtype(tmp_path):
     model = i2i_models.load(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", dtype=torch.bfloat16, device="cpu")
     assert model.G_A.model[1].weight.dtype == torch.bfloat16
+
+
+def test_convert_half_and_generators_only(tmp_path):
+    model = randomize_(CycleGANModel(CONFIGS["cyclegan"]))
+    model.save(tmp_path / "full")
+    assert cli(["convert", str(tmp_path / "full"), str(tmp_path / "slim"), "--half", "--drop-discriminators"]) == 0
+    slim = i2i_models.load(tmp_path / "slim")
+    assert set(slim.networks()) == {"G_A", "G_B"} and slim.G_A.model[1].weight.dtype == torch.float32
+    size = lambda d: (d / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(tmp_path / "slim") < 0.5 * size(tmp_path / "full")
+    x = torch.rand(1, 16, 16, 3)
+    assert (i2i_models.translate(slim, x) - i2i_models.translate(model, x)).abs().max() < 2e-2

@@ -204,3 +204,14 @@ def test_benchmark_smoke_run(capsys):
     assert main(["--quick", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "| pix2pix | 256² | 1 |" in out and "| stargan |" in out and "| cyclegan |" in out
+
+
+def test_working_size_runs_at_the_training_size_and_resizes_back():
+    from i2i_models.images import resize_to
+
+    x = torch.rand(1, 90, 60, 4)
+    y = run("cyclegan", x, working_size=32)
+    assert y.shape == x.shape and torch.equal(y[..., 3], x[..., 3])
+    small = resize_to(x[..., :3], (48, 32))  # shorter side 60 -> 32, aspect kept
+    expected = resize_to(run("cyclegan", small), (90, 60))
+    torch.testing.assert_close(y[..., :3], expected, atol=1e-5, rtol=0)
