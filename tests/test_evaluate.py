@@ -63,3 +63,17 @@ def test_cyclegan_and_stargan_reports_and_card(tmp_path, capsys):
     acc = r["classifier_accuracy_on_real_val"]
     assert set(acc) == {"Man_group", "Skin_Default_group"} and all(0 <= v <= 1 for v in acc.values())
     assert list((tmp_path / "cache").glob("attr_classifier-*.safetensors"))  # trained once, cached
+
+
+def test_gallery_contact_sheets(tmp_path):
+    from PIL import Image
+
+    from train import gallery
+
+    cg = randomize_(i2i_models.CycleGANModel({"networks": {"G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1},
+                                                           "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}}))
+    cg.save(tmp_path / "cg")
+    assert gallery.main([str(tmp_path / "cg"), "--dataset", str(DATA / "emoji_twemoji2noto"), "--rows", "3",
+                         "--size", "32", "--out", str(tmp_path / "s.jpg")]) == 0
+    im = Image.open(tmp_path / "s.jpg")
+    assert im.size == (6 * 36 + 4, 3 * 36 + 4)  # input | A->B | target | input | B->A | target
