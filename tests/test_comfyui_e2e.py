@@ -88,6 +88,8 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
                     inputs[f"{name}.{sub}"] = values.pop(0)
             if name == "image" and node["type"] == "LoadImage" and values:
                 values.pop(0)  # the "upload" widget
+            if kind == "INT" and (name in ("seed", "noise_seed") or spec[1].get("control_after_generate")) and values:
+                values.pop(0)  # the frontend's control_after_generate widget ("fixed", "randomize", …)
         prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
     return prompt
 
@@ -213,3 +215,44 @@ def test_4096_rgba_image_through_cyclegan_translate(comfy):
     img = outputs["5"]["images"][0]
     out = Image.open(comfy["base"] / "output" / img["subfolder"] / img["filename"])
     assert out.size == (4096, 4096) and out.mode == "RGBA"
+
+
+def test_workflows_reload_in_the_real_frontend_with_values_intact(comfy):
+    """Load each example into ComfyUI's own frontend (headless Chromium): our nodes' widgets (the StarGAN
+    sliders included) come back with the saved values, re-serialise to the same ``widgets_values``, and the
+    frontend's own prompt conversion gives what ``ui_to_api`` gives."""
+    sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("no chromium on this machine")
+    info = _get(comfy["url"] + "/object_info")
+    with sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.goto(comfy["url"])
+            page.wait_for_function("() => window.app && window.app.graph && window.app.graph._nodes !== undefined",
+                                   timeout=120_000)
+            for path in sorted((ROOT / "example_workflows").glob("*.json")):
+                wf = json.loads(path.read_text())
+                page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", wf)
+                nodes = page.evaluate("() => window.app.graph.serialize().nodes")
+                by_id = {n["id"]: n for n in nodes}
+                for node in wf["nodes"]:
+                    if node["type"].startswith("I2I_"):
+                        assert by_id[node["id"]]["widgets_values"] == node["widgets_values"], (path.name, node["type"], by_id[node["id"]]["widgets_values"])
+                widgets = page.evaluate("() => window.app.graph._nodes.map(n => [n.type, (n.widgets || []).map(w => [w.name, w.value])])")
+                for ntype, ws in widgets:
+                    if ntype == "I2I_StarGANEdit":
+                        values = dict(ws)
+                        assert values["model"] == "emoji-people-stargan/"
+                        assert values["model.Woman"] == 1.0 and values["model.Skin_Dark"] == 1.0 and values["model.Man"] == 0.0
+                prompt = page.evaluate("async () => (await window.app.graphToPrompt()).output")
+                ours = ui_to_api(wf, info)
+                for nid, entry in ours.items():
+                    if entry["class_type"].startswith("I2I_"):
+                        assert prompt[nid]["inputs"] == entry["inputs"], (path.name, entry["class_type"])
+        finally:
+            browser.close()
