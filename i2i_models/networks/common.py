@@ -136,6 +136,8 @@ class Network(nn.Module):
 
     arch: str = ""
     role: str = ""
+    multiple: int = 1  # H and W must be multiples of this (down-sampling factor)
+    smallest: int | None = None  # smallest H and W (default: ``multiple``)
 
     def _remember(self, local_vars: dict) -> None:
         import inspect
@@ -148,9 +150,9 @@ class Network(nn.Module):
     @property
     def size_multiple(self) -> int:
         """H and W of the input must be multiples of this (1 for discriminators)."""
-        return 1
+        return self.multiple
 
     @property
     def min_size(self) -> int:
         """Smallest H and W (a multiple of ``size_multiple``) whose deepest InstanceNorm map has >1 element."""
-        return self.size_multiple
+        return self.smallest or self.size_multiple

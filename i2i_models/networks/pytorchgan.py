@@ -54,6 +54,7 @@ class PyTorchGANUnetGenerator(Network):
 
     arch = "pytorchgan_unet"
     role = "generator"
+    multiple = 256  # 8 down-samplings
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3):
         super().__init__()
@@ -76,10 +77,6 @@ class PyTorchGANUnetGenerator(Network):
         self.final = nn.Sequential(nn.Upsample(scale_factor=2), nn.ZeroPad2d((1, 0, 1, 0)),
                                    nn.Conv2d(128, output_nc, 4, padding=1), nn.Tanh())
         self.input_nc, self.output_nc = input_nc, output_nc
-
-    @property
-    def size_multiple(self) -> int:
-        return 256
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d1 = self.down1(x)

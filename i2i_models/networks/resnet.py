@@ -65,6 +65,7 @@ class ResnetGenerator(Network):
 
     arch = "resnet"
     role = "generator"
+    multiple, smallest = 4, 8  # two stride-2 layers; the residual trunk's InstanceNorm needs >1 pixel
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
@@ -95,14 +96,6 @@ class ResnetGenerator(Network):
         self.model = nn.Sequential(*model)
         self.input_nc, self.output_nc = input_nc, output_nc
         self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
-
-    @property
-    def size_multiple(self) -> int:
-        return 4
-
-    @property
-    def min_size(self) -> int:
-        return 8
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

@@ -48,6 +48,7 @@ class StarGANGenerator(Network):
 
     arch = "stargan_g"
     role = "generator"
+    multiple, smallest = 4, 8  # two stride-2 layers; the residual trunk's InstanceNorm needs >1 pixel
 
     def __init__(self, conv_dim: int = 64, c_dim: int = 5, repeat_num: int = 6, input_nc: int = 3,
                  output_nc: int = 3, track_running_stats: bool = False, use_running_stats: bool = False,
@@ -72,14 +73,6 @@ class StarGANGenerator(Network):
         layers += [nn.Conv2d(cur, output_nc, 7, stride=1, padding=3, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.input_nc, self.output_nc, self.c_dim = input_nc, output_nc, c_dim
-
-    @property
-    def size_multiple(self) -> int:
-        return 4
-
-    @property
-    def min_size(self) -> int:
-        return 8
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if self.c_dim:
