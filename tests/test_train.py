@@ -43,6 +43,7 @@ def losses(run_dir: Path) -> dict[int, dict]:
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         d = json.loads(line)
         if "lr" in d:
+            d.pop("elapsed_s", None)  # wall clock differs between runs
             out[d["step"]] = d
     return out
 

@@ -211,6 +211,7 @@ class Trainer:
                              f"{self.global_batch}; lower --batch_size")
         self.total_steps = args.max_steps or (args.n_epochs + args.n_epochs_decay) * self.steps_per_epoch
         self.step = 0
+        self._t0, self._elapsed_before = time.perf_counter(), 0.0
         self.best: dict[str, Any] = {}
         self.last_val: dict[str, float] = {}
         if args.resume:
@@ -270,6 +271,7 @@ class Trainer:
         self.recipe.load_state_dict(state["recipe"])
         self.step = state["step"]
         self.best = state.get("best", {})
+        self._elapsed_before = float(state.get("elapsed_s", 0.0))
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"].get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -279,6 +281,7 @@ class Trainer:
     def _write_metrics(self, record: dict[str, Any]) -> None:
         if not self.dist.main:
             return
+        record.setdefault("elapsed_s", round(time.perf_counter() - self._t0 + self._elapsed_before, 1))
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.tb is not None:
@@ -298,6 +301,7 @@ class Trainer:
             bundle.save_pretrained(tmp)
             state = {"step": self.step, "recipe": self.recipe.state_dict(), "best": self.best,
                      "global_batch": self.global_batch,
+                     "elapsed_s": time.perf_counter() - self._t0 + self._elapsed_before,
                      "rng": {"torch": torch.get_rng_state(),
                              "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                              "python": random.getstate()}}
