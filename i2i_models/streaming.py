@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .networks.common import attention_output
 from .networks.pytorchgan import PyTorchGANUnetGenerator, _Down, _Up
 from .networks.resnet import ResnetBlock, ResnetGenerator
 from .networks.stargan import ResidualBlock, StarGANGenerator
@@ -324,6 +325,22 @@ class Cat(Node):
         return torch.cat([x.rows(a, b).float() for x in self.xs], 1)
 
 
+class Attention(Node):
+    """The attention-mask blend of a generator's input and its [colour, mask] output (lazy, per band)."""
+
+    def __init__(self, x: Node, y: Node, output_nc: int):
+        self.xs, self.output_nc = [x, y], output_nc
+        self.C, self.H, self.W = output_nc, y.H, y.W
+        assert (x.H, x.W) == (y.H, y.W)
+
+    def ensure(self):
+        for x in self.xs:
+            x.ensure()
+
+    def rows(self, a, b):
+        return attention_output(self.xs[0].rows(a, b).float(), self.xs[1].rows(a, b).float(), self.output_nc)
+
+
 class ConvNode(Stored):
     """A ``Conv2d`` or ``ConvTranspose2d`` evaluated band by band into storage."""
 
@@ -442,6 +459,8 @@ def build(m: nn.Module, x: Node, ctx: Context) -> Node:
             x = build(child, x, ctx)
         return x
     if isinstance(m, (UnetGenerator, ResnetGenerator)):
+        if m.attention_mask:
+            return Attention(x, build(m.model, x, ctx), m.output_nc)
         return build(m.model, x, ctx)
     if isinstance(m, UnetSkipConnectionBlock):
         if m.outermost:
@@ -503,9 +522,11 @@ def trace(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, ctx: Con
     """The output node of generator ``net`` on image ``x`` [1, C, H, W] (and StarGAN ``labels`` [c_dim])."""
     src: Node = Input(x)
     if isinstance(net, StarGANGenerator):
+        image = src
         if net.c_dim:
             src = Cat([src, Const(labels, src.H, src.W)])
-        return build(net.main, src, ctx)
+        out = build(net.main, src, ctx)
+        return Attention(image, out, net.output_nc) if net.attention_mask else out
     return build(net, src, ctx)
 
 

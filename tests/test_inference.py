@@ -108,7 +108,11 @@ def test_streamed_tiles_match_the_full_frame_of_a_large_image():
 
 
 @pytest.mark.parametrize("net", [UnetGenerator(3, 3, 6, 8, "instance", upsample="nearest"),
-                                 StarGANGenerator(8, 3, 2, upsample="nearest")], ids=["unet-nearest", "stargan-nearest"])
+                                 StarGANGenerator(8, 3, 2, upsample="nearest"),
+                                 UnetGenerator(3, 3, 6, 8, "instance", upsample="nearest", attention_mask=True),
+                                 ResnetGenerator(3, 3, 8, 2, upsample="nearest", attention_mask=True),
+                                 StarGANGenerator(8, 3, 2, upsample="nearest", attention_mask=True)],
+                         ids=["unet-nearest", "stargan-nearest", "unet-attention", "resnet-attention", "stargan-attention"])
 def test_streamed_tiles_other_architectures(net):
     randomize_(net).eval()
     x = torch.rand(2, 70, 90, 3)

@@ -79,3 +79,26 @@ def test_registry_and_bad_configs():
         build_network({"arch": "resnet", "n_layers": 3})
     with pytest.raises(ValueError, match="norm='group'"):
         build_network({"arch": "unet", "norm": "group"})
+
+
+@pytest.mark.parametrize("make", [lambda: define_G("unet_128", ngf=8, norm="batch", attention_mask=True),
+                                  lambda: define_G("resnet_6blocks", ngf=8, attention_mask=True),
+                                  lambda: StarGANGenerator(8, 3, 2, attention_mask=True)], ids=["unet", "resnet", "stargan"])
+def test_attention_mask_generators_start_near_identity_and_copy_where_the_mask_is_one(make):
+    g = init_weights(make())  # re-initialising keeps the near-identity mask bias
+    x = torch.rand(2, 3, 128, 128) * 2 - 1
+    args = (torch.tensor([[1.0, 0, 0], [0, 1, 0]]),) if isinstance(g, StarGANGenerator) else ()
+    with torch.no_grad():
+        y = g.eval()(x, *args)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    assert (y - x).abs().mean() < 0.04  # A = 0.98 at initialisation: the output is almost the input
+    plain = g.config | {"attention_mask": False}
+    assert build_network(g.config).config == g.config
+    assert len(build_network(plain).state_dict()) <= len(g.state_dict())
+    last = [m for m in g.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
+    with torch.no_grad():  # a mask of exactly 1 copies the input
+        (last.weight[:, -1] if isinstance(last, torch.nn.ConvTranspose2d) else last.weight[-1]).zero_()
+        last.bias[-1] = 30.0
+        torch.testing.assert_close(g(x, *args), x)
+    with pytest.raises(ValueError, match="input_nc >= output_nc"):
+        define_G("resnet_6blocks", 1, 3, ngf=8, attention_mask=True)

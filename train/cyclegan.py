@@ -33,15 +33,15 @@ class CycleGANRecipe(Recipe):
     best_metric = ("AtoB_l1", "min")
     embedded_dataset = "emoji_twemoji2noto"
     embedded_license = "cc-by-4.0"
-    defaults = {"netG": "resnet_9blocks", "norm": "instance", "gan_mode": "lsgan", "no_dropout": True, "upsample": "nearest", "ema": 0.999}
+    defaults = {"netG": "resnet_9blocks", "norm": "instance", "gan_mode": "lsgan", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False}
     embedded_preset = {"crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32, "max_steps": 150,
                        "batch_size": 2, "sample_every": 75, "val_every": 75, "save_every": 75, "print_every": 10,
                        "val_limit": 12, "domain_A": "twemoji", "domain_B": "noto"}
 
     def build_model(self) -> CycleGANModel:
         a = self.args
-        nets = {"G_A": define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample),
-                "G_B": define_G(a.netG, a.output_nc, a.input_nc, a.ngf, a.norm, not a.no_dropout, a.upsample),
+        nets = {"G_A": define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample, a.attention_mask),
+                "G_B": define_G(a.netG, a.output_nc, a.input_nc, a.ngf, a.norm, not a.no_dropout, a.upsample, a.attention_mask),
                 "D_A": define_D(a.netD, a.output_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm),
                 "D_B": define_D(a.netD, a.input_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm)}
         return CycleGANModel({"networks": {k: v.config for k, v in nets.items()}, "image_size": a.crop_size,

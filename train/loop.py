@@ -90,6 +90,10 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     g.add_argument("--upsample", default=None, choices=["transpose", "nearest"],
                    help="transposed convolutions (the papers) or nearest x2 + conv (no checkerboard artifacts; "
                         "our default, see the README's ablation)")
+    g.add_argument("--attention_mask", action=argparse.BooleanOptionalAction, default=None,
+                   help="the generator also predicts a per-pixel mask A and returns A*input + (1-A)*colour "
+                        "(GANimation/AttentionGAN): pixels that need no change are copied exactly; it starts "
+                        "near identity (see the README's ablation)")
     g.add_argument("--no_dropout", action="store_true", default=None, help="no dropout in the generator")
     g.add_argument("--spectral_norm", action="store_true", help="spectral normalisation in the discriminator")
     g.add_argument("--init_type", default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"],

@@ -32,13 +32,14 @@ class Pix2PixRecipe(Recipe):
     best_metric = ("l1", "min")
     embedded_dataset = "emoji_line2color"
     embedded_license = "cc-by-sa-4.0"
-    defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999}
+    defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999, "attention_mask": False}
     embedded_preset = {"crop_size": 128, "netG": "unet_128", "max_steps": 200, "batch_size": 4, "sample_every": 100,
                        "val_every": 100, "save_every": 100, "print_every": 10, "val_limit": 12}
 
     def build_model(self) -> Pix2PixModel:
         a = self.args
-        G = define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample)
+        G = define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample,
+                     attention_mask=a.attention_mask)
         Dn = define_D(a.netD, a.input_nc + a.output_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm)
         names = Path(str(a.dataset)).name
         return Pix2PixModel({"networks": {"generator": G.config, "discriminator": Dn.config},

@@ -43,7 +43,7 @@ class StarGANRecipe(Recipe):
     best_metric = ("edit_l1", "min")
     embedded_dataset = "emoji_people_attrs"
     embedded_license = "cc-by-4.0"
-    defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999}
+    defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False}
     embedded_preset = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
                        "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
                        "print_every": 10, "val_limit": 48, "selected_attrs": EMOJI_ATTRS, "one_hot_groups": EMOJI_GROUPS}
@@ -98,7 +98,8 @@ class StarGANRecipe(Recipe):
         groups = [[x.strip() for x in g.split(",") if x.strip()] for g in (a.one_hot_groups or "").split(";") if g.strip()]
         groups = [g for g in groups if all(x in attrs for x in g)]
         c = len(attrs)
-        G = StarGANGenerator(a.g_conv_dim, c, a.g_repeat_num, a.input_nc, a.output_nc, upsample=a.upsample)
+        G = StarGANGenerator(a.g_conv_dim, c, a.g_repeat_num, a.input_nc, a.output_nc, upsample=a.upsample,
+                             attention_mask=a.attention_mask)
         Dn = StarGANDiscriminator(a.crop_size, a.d_conv_dim, c, a.d_repeat_num, a.input_nc)
         return StarGANModel({"networks": {"generator": G.config, "discriminator": Dn.config}, "attributes": attrs,
                              "attribute_groups": groups, "image_size": a.crop_size, "license": a.license,

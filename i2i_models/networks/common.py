@@ -92,12 +92,40 @@ def upsample_conv(in_ch: int, out_ch: int, upsample: str, *, kernel_size: int, p
                          nn.Conv2d(in_ch, out_ch, 3, stride=1, padding=1, bias=bias))
 
 
+ATTENTION_BIAS = 2.0  # initial mask logit: A = (tanh(2) + 1) / 2 = 0.98, so a new generator starts near identity
+
+
+def attention_output(x: torch.Tensor, y: torch.Tensor, output_nc: int) -> torch.Tensor:
+    """Blend a generator's colour output with its input by a predicted attention mask.
+
+    ``x`` [B, C_in, H, W] is the generator's input image in [-1, 1] (its first ``output_nc`` channels
+    are used); ``y`` [B, output_nc + 1, H, W] is the generator's tanh output: the colour image C
+    (channels ``:output_nc``) and a mask channel m in [-1, 1], A = (m + 1) / 2 in [0, 1] (so A is a
+    sigmoid of the last layer's logit). Returns ``A * x + (1 - A) * C`` [B, output_nc, H, W] in [-1, 1]:
+    GANimation (Pumarola et al., ECCV 2018, eq. 1) and AttentionGAN (Tang et al., 2019) for CycleGAN.
+    Pixels the translation does not need to change are copied from the input exactly, which is what
+    lets small models beat the "return the input" baseline on line art, emoji and attribute edits.
+    """
+    a = (y[:, output_nc:output_nc + 1] + 1) * 0.5
+    return a * x[:, :output_nc] + (1 - a) * y[:, :output_nc]
+
+
+def init_attention_bias(net: nn.Module) -> None:
+    """Set the mask channel's bias of the last convolution of ``net`` to :data:`ATTENTION_BIAS`."""
+    last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
+    if last.bias is None:
+        raise ValueError("an attention-mask generator needs a bias on its last convolution")
+    with torch.no_grad():
+        last.bias[-1] = ATTENTION_BIAS
+
+
 def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
     """Initialise ``net`` in place as junyanz ``networks.init_weights`` does and return it.
 
     Conv/Linear weights: ``normal`` N(0, gain), ``xavier`` (xavier_normal, gain), ``kaiming``
     (kaiming_normal, fan_in, a=0), ``orthogonal`` (gain); biases 0. BatchNorm weights N(1, gain),
-    biases 0. Affine InstanceNorm weights 1, biases 0. Raises ``ValueError`` for an unknown ``init_type``.
+    biases 0. Affine InstanceNorm weights 1, biases 0. Generators built with ``attention_mask=True`` get
+    their mask bias back (:func:`init_attention_bias`), so they still start near identity. Raises ``ValueError`` for an unknown ``init_type``.
     """
     check_choice("init_type", init_type, INIT_TYPES)
 
@@ -123,6 +151,9 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
             nn.init.constant_(m.bias, 0.0)
 
     net.apply(init_fn)
+    for m in net.modules():
+        if getattr(m, "config", {}).get("attention_mask"):
+            init_attention_bias(m)
     return net
 
 

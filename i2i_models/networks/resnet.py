@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_choice, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, attention_output, check_choice, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
 RESNET_PRESETS = {"resnet_6blocks": 6, "resnet_9blocks": 9}
@@ -56,6 +56,8 @@ class ResnetGenerator(Network):
         padding_type: ``reflect`` (default) | ``replicate`` | ``zero`` inside the residual blocks.
         upsample: ``transpose`` (ConvTranspose 3×3, the paper) | ``nearest`` (nearest ×2 + conv3, no
             checkerboards; the HugGAN/PyTorch-GAN generator's choice).
+        attention_mask: also predict a mask A; output ``A·x + (1−A)·G(x)`` (AttentionGAN-style; see
+            :func:`~i2i_models.networks.common.attention_output`). Off by default (the paper's network).
         outer_padding: reflection padding around the two 7×7 convs. 3 keeps the size; the
             HugGAN/PyTorch-GAN ``GeneratorResNet`` pads by its channel count, so its 1-channel models
             shrink the output by 8 px per axis (reproduced here for parity; the engine compensates).
@@ -69,13 +71,15 @@ class ResnetGenerator(Network):
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
-                 upsample: str = "transpose", outer_padding: int = 3):
+                 upsample: str = "transpose", outer_padding: int = 3, attention_mask: bool = False):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("upsample", upsample, UPSAMPLES)
         check_choice("padding_type", padding_type, PADDING_TYPES)
         if n_blocks < 0:
             raise ValueError(f"n_blocks={n_blocks} must be >= 0")
+        if attention_mask and input_nc < output_nc:
+            raise ValueError("attention_mask needs input_nc >= output_nc (the output copies input channels)")
         self._remember(locals())
         use_bias = conv_bias(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
@@ -92,10 +96,16 @@ class ResnetGenerator(Network):
             model += [upsample_conv(ngf * mult, ngf * mult // 2, upsample, kernel_size=3, padding=1,
                                     output_padding=1, bias=use_bias),
                       norm_layer(norm, ngf * mult // 2), nn.ReLU(True)]
-        model += [nn.ReflectionPad2d(outer_padding), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        model += [nn.ReflectionPad2d(outer_padding), nn.Conv2d(ngf, output_nc + int(attention_mask), 7, padding=0),
+                  nn.Tanh()]
         self.model = nn.Sequential(*model)
         self.input_nc, self.output_nc = input_nc, output_nc
+        self.attention_mask = attention_mask
+        if attention_mask:
+            init_attention_bias(self)
         self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.attention_mask:
+            return attention_output(x, self.model(x), self.output_nc)
         return self.model(x)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import InstanceNormStats, Network, check_choice, upsample_conv, UPSAMPLES
+from .common import InstanceNormStats, Network, attention_output, check_choice, init_attention_bias, upsample_conv, UPSAMPLES
 
 
 def _in(dim: int, track: bool, use_running: bool) -> nn.Module:
@@ -42,6 +42,9 @@ class StarGANGenerator(Network):
             do, PyTorch 0.3); use_running_stats: use them in ``eval()`` (wangguanan CycleGAN). The
             default, and yunjey's runtime behaviour, is per-image statistics.
         upsample: ``transpose`` (ConvTranspose 4×4, the paper) | ``nearest`` (nearest ×2 + conv3).
+        attention_mask: the last conv (then with a bias) also predicts a mask A and the output is
+            ``A·x + (1−A)·C`` (GANimation eq. 1, :func:`~i2i_models.networks.common.attention_output`):
+            unedited pixels stay the input's. Off by default (the paper's network).
 
     H and W must be multiples of 4. Raises ``ValueError`` when ``c`` does not match ``c_dim``.
     """
@@ -52,9 +55,11 @@ class StarGANGenerator(Network):
 
     def __init__(self, conv_dim: int = 64, c_dim: int = 5, repeat_num: int = 6, input_nc: int = 3,
                  output_nc: int = 3, track_running_stats: bool = False, use_running_stats: bool = False,
-                 upsample: str = "transpose"):
+                 upsample: str = "transpose", attention_mask: bool = False):
         super().__init__()
         check_choice("upsample", upsample, UPSAMPLES)
+        if attention_mask and input_nc < output_nc:
+            raise ValueError("attention_mask needs input_nc >= output_nc (the output copies input channels)")
         self._remember(locals())
         t, u = track_running_stats, use_running_stats
         layers: list[nn.Module] = [nn.Conv2d(input_nc + c_dim, conv_dim, 7, stride=1, padding=3, bias=False),
@@ -70,9 +75,13 @@ class StarGANGenerator(Network):
             layers += [upsample_conv(cur, cur // 2, upsample, kernel_size=4, padding=1, bias=False),
                        _in(cur // 2, t, u), nn.ReLU(inplace=True)]
             cur //= 2
-        layers += [nn.Conv2d(cur, output_nc, 7, stride=1, padding=3, bias=False), nn.Tanh()]
+        layers += [nn.Conv2d(cur, output_nc + int(attention_mask), 7, stride=1, padding=3, bias=attention_mask),
+                   nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.input_nc, self.output_nc, self.c_dim = input_nc, output_nc, c_dim
+        self.attention_mask = attention_mask
+        if attention_mask:
+            init_attention_bias(self)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if self.c_dim:
@@ -80,7 +89,11 @@ class StarGANGenerator(Network):
                 got = None if c is None else tuple(c.shape)
                 raise ValueError(f"StarGAN generator needs labels c of shape [B={x.shape[0]}, c_dim={self.c_dim}], got {got}")
             c = c.to(dtype=x.dtype).view(c.size(0), c.size(1), 1, 1).expand(-1, -1, x.size(2), x.size(3))
+            if self.attention_mask:
+                return attention_output(x, self.main(torch.cat([x, c], dim=1)), self.output_nc)
             x = torch.cat([x, c], dim=1)
+        if self.attention_mask:
+            return attention_output(x, self.main(x), self.output_nc)
         return self.main(x)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_choice, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, attention_output, check_choice, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 UNET_PRESETS = {"unet_128": 7, "unet_256": 8}
 
@@ -73,6 +73,9 @@ class UnetGenerator(Network):
         use_dropout: Dropout(0.5) in the decoder's middle blocks (pix2pix default; active in train mode,
             or at test time when the engine's stochastic mode asks for it, as in the paper).
         upsample: ``transpose`` (the paper) | ``nearest`` (nearest ×2 + 3×3 conv, no checkerboards).
+        attention_mask: the last layer also predicts a mask A and the output is ``A·x + (1−A)·G(x)``
+            (:func:`~i2i_models.networks.common.attention_output`; needs ``input_nc >= output_nc``).
+            Off by default (the paper's network, whose checkpoints load unchanged).
 
     Raises ``ValueError`` for ``num_downs < 5`` or an unknown ``norm``/``upsample``.
     """
@@ -81,12 +84,15 @@ class UnetGenerator(Network):
     role = "generator"
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, num_downs: int = 8, ngf: int = 64,
-                 norm: str = "batch", use_dropout: bool = True, upsample: str = "transpose"):
+                 norm: str = "batch", use_dropout: bool = True, upsample: str = "transpose",
+                 attention_mask: bool = False):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("upsample", upsample, UPSAMPLES)
         if num_downs < 5:
             raise ValueError(f"num_downs={num_downs}: a U-Net needs at least 5 down-samplings")
+        if attention_mask and input_nc < output_nc:
+            raise ValueError("attention_mask needs input_nc >= output_nc (the output copies input channels)")
         self._remember(locals())
         kw = dict(norm=norm, upsample=upsample)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
@@ -95,12 +101,18 @@ class UnetGenerator(Network):
         block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, **kw)
         block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **kw)
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **kw)
-        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, **kw)
+        self.model = UnetSkipConnectionBlock(output_nc + int(attention_mask), ngf, input_nc=input_nc, submodule=block,
+                                             outermost=True, **kw)
         self.input_nc, self.output_nc, self.num_downs = input_nc, output_nc, num_downs
+        self.attention_mask = attention_mask
+        if attention_mask:
+            init_attention_bias(self)
 
     @property
     def size_multiple(self) -> int:
         return 2 ** self.num_downs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.attention_mask:
+            return attention_output(x, self.model(x), self.output_nc)  # the outermost block never mutates x
         return self.model(x)
