@@ -33,7 +33,7 @@ class CycleGANRecipe(Recipe):
     best_metric = ("AtoB_l1", "min")
     embedded_dataset = "emoji_twemoji2noto"
     embedded_license = "cc-by-4.0"
-    defaults = {"netG": "resnet_9blocks", "norm": "instance", "gan_mode": "lsgan", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False}
+    defaults = {"netG": "resnet_9blocks", "norm": "instance", "gan_mode": "lsgan", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5}
     embedded_preset = {"crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32, "max_steps": 150,
                        "batch_size": 2, "sample_every": 75, "val_every": 75, "save_every": 75, "print_every": 10,
                        "val_limit": 12, "domain_A": "twemoji", "domain_B": "noto"}

@@ -32,7 +32,7 @@ class Pix2PixRecipe(Recipe):
     best_metric = ("l1", "min")
     embedded_dataset = "emoji_line2color"
     embedded_license = "cc-by-sa-4.0"
-    defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999, "attention_mask": False}
+    defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.98}
     embedded_preset = {"crop_size": 128, "netG": "unet_128", "max_steps": 200, "batch_size": 4, "sample_every": 100,
                        "val_every": 100, "save_every": 100, "print_every": 10, "val_limit": 12}
 

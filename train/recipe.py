@@ -15,6 +15,7 @@ from PIL import Image
 import i2i_models
 from i2i_models.bundles import I2IModel
 from i2i_models.networks import init_weights
+from i2i_models.networks.common import init_attention_bias
 
 from .loop import EMBEDDED, autocast
 
@@ -79,6 +80,8 @@ class Recipe:
         self.model: I2IModel = self.build_model()
         for net in self.model.networks().values():
             init_weights(net, args.init_type, args.init_gain)
+            if getattr(net, "attention_mask", False):
+                init_attention_bias(net, args.attention_init)
         self.model.to(device).train()
         if args.channels_last:
             self.model.to(memory_format=torch.channels_last)

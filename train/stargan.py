@@ -43,7 +43,7 @@ class StarGANRecipe(Recipe):
     best_metric = ("edit_l1", "min")
     embedded_dataset = "emoji_people_attrs"
     embedded_license = "cc-by-4.0"
-    defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False}
+    defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5}
     embedded_preset = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
                        "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
                        "print_every": 10, "val_limit": 48, "selected_attrs": EMOJI_ATTRS, "one_hot_groups": EMOJI_GROUPS}

@@ -6,6 +6,8 @@ input in [-1, 1] and end in tanh (output in [-1, 1]), as in every reference code
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -110,13 +112,25 @@ def attention_output(x: torch.Tensor, y: torch.Tensor, output_nc: int) -> torch.
     return a * x[:, :output_nc] + (1 - a) * y[:, :output_nc]
 
 
-def init_attention_bias(net: nn.Module) -> None:
-    """Set the mask channel's bias of the last convolution of ``net`` to :data:`ATTENTION_BIAS`."""
+def init_attention_bias(net: nn.Module, initial_mask: float | None = None) -> None:
+    """Set the mask channel's bias of the last convolution of ``net`` so that the mask starts at
+    ``initial_mask`` (A in (0, 1); default :data:`ATTENTION_BIAS`'s 0.98, i.e. near identity).
+
+    A mask that starts closed (A near 1) can stay closed when the other losses (identity,
+    reconstruction) reward copying the input, the saturation GANimation §4 warns of; 0.5 is the
+    neutral start. Raises ``ValueError`` for a value outside (0, 1) or a last conv without a bias.
+    """
     last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
     if last.bias is None:
         raise ValueError("an attention-mask generator needs a bias on its last convolution")
+    if initial_mask is None:
+        bias = ATTENTION_BIAS
+    elif not 0 < initial_mask < 1:
+        raise ValueError(f"initial_mask={initial_mask} must lie strictly between 0 and 1")
+    else:
+        bias = math.atanh(2 * initial_mask - 1)
     with torch.no_grad():
-        last.bias[-1] = ATTENTION_BIAS
+        last.bias[-1] = bias
 
 
 def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
