@@ -29,16 +29,22 @@ EXTENSIONS = set(WEIGHT_SUFFIXES) | {".json"}
 HUB_OPTION = "Hub repo…"
 
 
+PACK_MODELS = Path(__file__).resolve().parent.parent / "example_workflows" / "models"
+
+
 def register_folder() -> None:
-    """Add ``models/i2i_gans`` to ComfyUI's model folders without overriding ``extra_model_paths.yaml``."""
+    """Add ``models/i2i_gans`` to ComfyUI's model folders without overriding ``extra_model_paths.yaml``,
+    then the pack's own published models (``example_workflows/models``, lowest priority), so the example
+    workflows run as soon as the pack is installed."""
     default = os.path.join(folder_paths.models_dir, FOLDER)
     entry = folder_paths.folder_names_and_paths.get(FOLDER)
     if entry is None:
-        folder_paths.folder_names_and_paths[FOLDER] = ([default], set(EXTENSIONS))
-        return
+        entry = folder_paths.folder_names_and_paths[FOLDER] = ([default], set(EXTENSIONS))
     paths, exts = entry
     if default not in paths:
         paths.append(default)
+    if PACK_MODELS.is_dir() and str(PACK_MODELS) not in paths:
+        paths.append(str(PACK_MODELS))
     if isinstance(exts, set) and exts:
         exts.update(EXTENSIONS)
 

@@ -109,7 +109,7 @@ def test_attention_initial_mask_is_settable_and_checked():
     g = define_G("resnet_6blocks", ngf=8, attention_mask=True)
     init_attention_bias(g, 0.5)
     last = [m for m in g.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-    assert abs(float(last.bias[-1])) < 1e-6  # A = (tanh(0) + 1) / 2 = 0.5
+    assert abs(last.bias[-1].item()) < 1e-6  # A = (tanh(0) + 1) / 2 = 0.5
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="between 0 and 1"):
             init_attention_bias(g, bad)
