@@ -199,3 +199,20 @@ def test_stargan_embedded_sample_trains_and_edits(tmp_path):
     assert {"val/attr_acc", "val/edit_l1", "val/identity_l1", "val/edit_target_read"} <= set(val[-1])
     y = i2i_models.edit(model, torch.rand(1, 40, 40, 3), {"Woman": 1.0})
     assert y.shape == (1, 40, 40, 3)
+
+
+@pytest.mark.parametrize("family", ["pix2pix", "cyclegan", "stargan"])
+def test_attention_mask_models_train_with_the_mask_penalty_and_load(tmp_path, family):
+    extra = ["--attention_mask", "--attention_init", "0.5"] + (["--lambda_mask", "0.1"] if family != "pix2pix" else [])
+    out = MODULES[family].main(TINY[family] + common(tmp_path, "att", 4) + extra)
+    model = i2i_models.load(out)
+    gen = model.generator if family != "cyclegan" else model.networks()["G_A"]
+    assert gen.config["attention_mask"] is True
+    logged = losses(tmp_path / "att")
+    if family == "cyclegan":
+        assert all(0 < logged[s]["mask"] <= 0.2 for s in logged)  # 0.1 * (mean A_A + mean A_B), A in [0, 1]
+    if family == "stargan":
+        assert 0 < logged[4]["G_mask"] <= 1
+    x = torch.rand(1, 40, 40, 3)
+    y = i2i_models.edit(model, x, {"Woman": 1.0}) if family == "stargan" else i2i_models.translate(model, x)
+    assert y.shape == (1, 40, 40, 3)

@@ -85,11 +85,16 @@ class CycleGANRecipe(Recipe):
         # generators (junyanz order: G step first, then D)
         set_requires_grad([D_A, D_B], False)
         with self.amp():
-            fake_B = G_A(real_A)
-            rec_A = G_B(fake_B)
-            fake_A = G_B(real_B)
-            rec_B = G_A(fake_A)
             losses = {}
+            loss_mask = 0.0
+            if a.lambda_mask and getattr(self.nets["G_A"], "attention_mask", False):
+                (fake_B, mask_A), (fake_A, mask_B) = G_A(real_A, return_mask=True), G_B(real_B, return_mask=True)
+                loss_mask = a.lambda_mask * (mask_A.float().mean() + mask_B.float().mean())
+                losses["mask"] = loss_mask.item()
+            else:
+                fake_B, fake_A = G_A(real_A), G_B(real_B)
+            rec_A = G_B(fake_B)
+            rec_B = G_A(fake_A)
             loss_idt = 0.0
             if a.lambda_identity > 0:
                 idt_A = G_A(real_B)
@@ -102,7 +107,7 @@ class CycleGANRecipe(Recipe):
             loss_G_B = self.gan(D_B(fake_A), True)
             loss_cyc_A = F.l1_loss(rec_A.float(), real_A.float()) * a.lambda_cycle
             loss_cyc_B = F.l1_loss(rec_B.float(), real_B.float()) * a.lambda_cycle
-            loss_G = loss_G_A + loss_G_B + loss_cyc_A + loss_cyc_B + loss_idt
+            loss_G = loss_G_A + loss_G_B + loss_cyc_A + loss_cyc_B + loss_idt + loss_mask
         self.step_opt("G", loss_G)
         if self.ema:
             self.update_ema()

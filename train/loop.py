@@ -98,6 +98,10 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
                    help="initial value of the attention mask A in (0, 1): near 1 starts at the identity mapping "
                         "(fine with a paired L1 loss), 0.5 is neutral (needed where identity/reconstruction "
                         "losses would keep a closed mask closed)")
+    g.add_argument("--lambda_mask", type=float, default=0.0,
+                   help="with --attention_mask: weight of the mean mask value A of translated images "
+                        "(GANimation's attention loss, lambda_A = 0.1), which keeps identity/reconstruction "
+                        "losses from closing the mask into a copy of the input")
     g.add_argument("--no_dropout", action="store_true", default=None, help="no dropout in the generator")
     g.add_argument("--spectral_norm", action="store_true", help="spectral normalisation in the discriminator")
     g.add_argument("--init_type", default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"],

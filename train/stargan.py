@@ -141,18 +141,25 @@ class StarGANRecipe(Recipe):
         if (step + 1) % a.n_critic == 0:
             set_requires_grad([D_raw], False)
             with self.amp():
-                x_fake = G(x, c_trg)
+                g_mask = torch.zeros((), device=dev)
+                if a.lambda_mask and getattr(G_raw, "attention_mask", False):
+                    x_fake, mask = G(x, c_trg, return_mask=True)
+                    g_mask = mask.float().mean()
+                else:
+                    x_fake = G(x, c_trg)
                 src, cls = D_raw(x_fake)
                 g_fake = self.gan(src, True)
                 g_cls = F.binary_cross_entropy_with_logits(cls.float(), c_trg, reduction="sum") / B
                 x_rec = G(x_fake, c_org)
                 g_rec = F.l1_loss(x_rec.float(), x.float())
-                g_loss = g_fake + a.lambda_rec * g_rec + a.lambda_cls * g_cls
+                g_loss = g_fake + a.lambda_rec * g_rec + a.lambda_cls * g_cls + a.lambda_mask * g_mask
             self.step_opt("G", g_loss)
             set_requires_grad([D_raw], True)
             if self.ema:
                 self.update_ema()
             self._last_g = {"G_fake": g_fake.item(), "G_cls": g_cls.item(), "G_rec": g_rec.item()}
+            if a.lambda_mask:
+                self._last_g["G_mask"] = g_mask.item()
         return {**out, **self._last_g}
 
     # -- evaluation

@@ -112,6 +112,19 @@ def attention_output(x: torch.Tensor, y: torch.Tensor, output_nc: int) -> torch.
     return a * x[:, :output_nc] + (1 - a) * y[:, :output_nc]
 
 
+def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask: bool):
+    """A generator's result from its input ``x`` and last layer's tanh output ``y``: ``y`` itself, or for
+    ``net.attention_mask`` the blend :func:`attention_output`; with ``return_mask`` also the mask
+    A [B, 1, H, W] in [0, 1] (1 = copy the input), which trainers penalise (GANimation's attention loss).
+    Raises ``ValueError`` when ``return_mask`` is asked of a generator without a mask."""
+    if not getattr(net, "attention_mask", False):
+        if return_mask:
+            raise ValueError("return_mask needs a generator built with attention_mask=True")
+        return y
+    out = attention_output(x, y, net.output_nc)
+    return (out, (y[:, net.output_nc:net.output_nc + 1] + 1) * 0.5) if return_mask else out
+
+
 def init_attention_bias(net: nn.Module, initial_mask: float | None = None) -> None:
     """Set the mask channel's bias of the last convolution of ``net`` so that the mask starts at
     ``initial_mask`` (A in (0, 1); default :data:`ATTENTION_BIAS`'s 0.98, i.e. near identity).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, attention_output, check_choice, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
 RESNET_PRESETS = {"resnet_6blocks": 6, "resnet_9blocks": 9}
@@ -105,7 +105,6 @@ class ResnetGenerator(Network):
             init_attention_bias(self)
         self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.attention_mask:
-            return attention_output(x, self.model(x), self.output_nc)
-        return self.model(x)
+    def forward(self, x: torch.Tensor, return_mask: bool = False):
+        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]."""
+        return finish_output(self, x, self.model(x), return_mask)

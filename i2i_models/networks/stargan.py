@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import InstanceNormStats, Network, attention_output, check_choice, init_attention_bias, upsample_conv, UPSAMPLES
+from .common import InstanceNormStats, Network, check_choice, finish_output, init_attention_bias, upsample_conv, UPSAMPLES
 
 
 def _in(dim: int, track: bool, use_running: bool) -> nn.Module:
@@ -83,18 +83,17 @@ class StarGANGenerator(Network):
         if attention_mask:
             init_attention_bias(self)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, return_mask: bool = False):
+        """``G(x, c)`` [B, output_nc, H, W]; with ``return_mask`` (attention models only) also the mask
+        A [B, 1, H, W] in [0, 1] (1 = copy the input), for a mask penalty in training."""
+        inp = x
         if self.c_dim:
             if c is None or c.dim() != 2 or c.shape[1] != self.c_dim or c.shape[0] != x.shape[0]:
                 got = None if c is None else tuple(c.shape)
                 raise ValueError(f"StarGAN generator needs labels c of shape [B={x.shape[0]}, c_dim={self.c_dim}], got {got}")
             c = c.to(dtype=x.dtype).view(c.size(0), c.size(1), 1, 1).expand(-1, -1, x.size(2), x.size(3))
-            if self.attention_mask:
-                return attention_output(x, self.main(torch.cat([x, c], dim=1)), self.output_nc)
-            x = torch.cat([x, c], dim=1)
-        if self.attention_mask:
-            return attention_output(x, self.main(x), self.output_nc)
-        return self.main(x)
+            inp = torch.cat([x, c], dim=1)
+        return finish_output(self, x, self.main(inp), return_mask)
 
 
 class StarGANDiscriminator(Network):

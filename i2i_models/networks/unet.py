@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, attention_output, check_choice, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 UNET_PRESETS = {"unet_128": 7, "unet_256": 8}
 
@@ -112,7 +112,6 @@ class UnetGenerator(Network):
     def size_multiple(self) -> int:
         return 2 ** self.num_downs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.attention_mask:
-            return attention_output(x, self.model(x), self.output_nc)  # the outermost block never mutates x
-        return self.model(x)
+    def forward(self, x: torch.Tensor, return_mask: bool = False):
+        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]."""
+        return finish_output(self, x, self.model(x), return_mask)
