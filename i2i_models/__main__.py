@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+from pathlib import Path
 
 from . import load
 from .errors import I2IError
@@ -53,11 +55,17 @@ def main(argv: list[str] | None = None) -> int:
                 raise I2IError(f"--attributes needs {len(model.config.get('attributes', []))} names, got {len(args.attributes)}")
             model.config["attributes"] = args.attributes
             model.config["attribute_groups"] = []
+        dropped = []
         if args.drop_discriminators:
+            dropped = [r for r, n in model.networks().items() if n.role != "generator"]
             model = _generators_only(model)
         if args.half:
             model = model.half()
-        out = model.save(args.out_dir)
+        card = _kept_card(args.source, dropped, args.half)
+        out = model.save(args.out_dir, card_text=card)
+        samples = Path(args.source) / "samples"
+        if card is not None and samples.is_dir():
+            shutil.copytree(samples, out / "samples", dirs_exist_ok=True)
         print(f"wrote {out} ({model.family}: {', '.join(model.networks())})")
         if args.push_to_hub:
             url = model.push_to_hub(args.push_to_hub, private=args.private or None)
@@ -66,6 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     except I2IError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _kept_card(source: str, dropped: list[str], half: bool) -> str | None:
+    """The body of a local source folder's model card (training command, metrics, samples), with the
+    rows of dropped networks removed and a line saying how the copy differs; ``None`` if it has none."""
+    readme = Path(source) / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8")
+    if text.startswith("---"):
+        end = text.find("\n---", 3)
+        text = text[end + 4:] if end >= 0 else text
+    lines = [ln for ln in text.strip("\n").splitlines() if not any(ln.startswith(f"| `{r}` |") for r in dropped)]
+    notes = (["weights stored as float16 (they load as float32)"] if half else []) + \
+        ([f"without its discriminator(s) {', '.join(dropped)} (generators only)"] if dropped else [])
+    if notes:
+        lines += ["", "This copy: " + "; ".join(notes) + "."]
+    return "\n".join(lines) + "\n"
 
 
 def _generators_only(model):

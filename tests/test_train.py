@@ -216,3 +216,16 @@ def test_attention_mask_models_train_with_the_mask_penalty_and_load(tmp_path, fa
     x = torch.rand(1, 40, 40, 3)
     y = i2i_models.edit(model, x, {"Woman": 1.0}) if family == "stargan" else i2i_models.translate(model, x)
     assert y.shape == (1, 40, 40, 3)
+
+
+def test_converting_a_run_keeps_its_model_card_and_samples(tmp_path):
+    from i2i_models.__main__ import main as cli
+    out = pix2pix.main(TINY["pix2pix"] + common(tmp_path, "pub", 3))
+    dst = tmp_path / "published"
+    assert cli(["convert", str(out), str(dst), "--half", "--drop-discriminators"]) == 0
+    card = (dst / "README.md").read_text()
+    assert "python -m train.pix2pix" in card and "| `generator` |" in card and "| `discriminator` |" not in card
+    assert "float16" in card and (dst / "samples").is_dir() and list((dst / "samples").glob("*.png"))
+    model = i2i_models.load(dst)
+    assert list(model.networks()) == ["generator"]
+    assert next(iter(model.state_dict().values())).dtype == torch.float32  # stored as fp16, loads as fp32
