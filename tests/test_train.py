@@ -229,3 +229,14 @@ def test_converting_a_run_keeps_its_model_card_and_samples(tmp_path):
     model = i2i_models.load(dst)
     assert list(model.networks()) == ["generator"]
     assert next(iter(model.state_dict().values())).dtype == torch.float32  # stored as fp16, loads as fp32
+
+
+def test_a_run_from_an_older_version_resumes(tmp_path):
+    assert cyclegan.main(TINY["cyclegan"] + common(tmp_path, "old", 4) + ["--stop_after", "2"]) is None
+    saved = tmp_path / "old" / "args.json"
+    args = json.loads(saved.read_text())
+    for newer in ("attention_mask", "attention_init", "lambda_mask"):  # options the older CLI did not have
+        args.pop(newer)
+    saved.write_text(json.dumps(args))
+    out = cyclegan.main(["--resume", str(tmp_path / "old"), "--num_workers", "0"])
+    assert i2i_models.load(out).networks()["G_A"].config["attention_mask"] is False

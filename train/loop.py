@@ -247,7 +247,9 @@ class Trainer:
         if not saved.is_file():
             raise SystemExit(f"error: {run} is not a run folder (no args.json); give the folder of the run to resume")
         old = json.loads(saved.read_text())
-        ns = argparse.Namespace(**old)
+        # options added to the CLIs after this run started take this invocation's values (their defaults
+        # keep the old behaviour), so runs from older versions resume too
+        ns = argparse.Namespace(**{**vars(args), **old})
         ns.resume = str(run)
         ns.checkpoints_dir, ns.name = str(run.parent), run.name
         for k in ("stop_after", "device", "num_workers"):
