@@ -123,6 +123,7 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
         try:
             self.save_pretrained(tmp, model_card_kwargs={"card_text": card_text} if card_text else None)
+            _default_permissions(tmp)  # mkdtemp makes the folder private; a model folder is shared like any
             old = None
             if directory.exists():
                 old = directory.parent / f".{directory.name}.old-{os.getpid()}"
@@ -306,3 +307,12 @@ class StarGANModel(I2IModel):
     @property
     def attribute_groups(self) -> list[list[str]]:
         return self.config["attribute_groups"]
+
+
+def _default_permissions(folder: Path) -> None:
+    """Give ``folder`` and its files the permissions a plain mkdir/open would (0777/0666 minus the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(folder, 0o777 & ~mask)
+    for p in folder.rglob("*"):
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)

@@ -4,6 +4,7 @@ config.json + model.safetensors + README.md, saving is atomic, and `convert` wri
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -83,6 +84,10 @@ def test_save_replaces_atomically_and_keeps_old_on_failure(tmp_path, monkeypatch
     monkeypatch.undo()
     other.save(out)
     assert torch.equal(i2i_models.load(out).G_A.model[1].weight, other.G_A.model[1].weight)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (out.stat().st_mode & 0o777) == 0o777 & ~mask  # not mkdtemp's private 0700
+    assert ((out / "model.safetensors").stat().st_mode & 0o777) == 0o666 & ~mask
 
 
 def test_convert_cli_writes_our_format(tmp_path, capsys):
