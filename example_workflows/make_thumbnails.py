@@ -2,11 +2,11 @@
 ``<workflow>.jpg`` (input -> output, made by the published models in ``example_workflows/models``)."""
 import sys
 from pathlib import Path
-import torch
 from PIL import Image, ImageDraw
-import i2i_models
 
 EX = Path(__file__).resolve().parent
+sys.path.insert(0, str(EX.parent))
+import i2i_models  # noqa: E402
 MODELS = EX / "models"
 
 def pair(inp: Image.Image, out: Image.Image, label: str) -> Image.Image:

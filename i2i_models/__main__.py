@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _kept_card(source: str, dropped: list[str], half: bool) -> str | None:
-    """The body of a local source folder's model card (training command, metrics, samples), with the
-    rows of dropped networks removed and a line saying how the copy differs; ``None`` if it has none."""
+    """The body of a local source folder's model card (training command, metrics, samples) up to its
+    networks table (regenerated for the copy) and a line saying how the copy differs; ``None`` if it has none."""
     readme = Path(source) / "README.md"
     if not readme.is_file():
         return None
@@ -86,7 +86,8 @@ def _kept_card(source: str, dropped: list[str], half: bool) -> str | None:
     if text.startswith("---"):
         end = text.find("\n---", 3)
         text = text[end + 4:] if end >= 0 else text
-    lines = [ln for ln in text.strip("\n").splitlines() if not any(ln.startswith(f"| `{r}` |") for r in dropped)]
+    text = text.split("\n## Networks")[0]  # the networks table and usage are regenerated for the copy
+    lines = text.strip("\n").splitlines()
     notes = (["weights stored as float16 (they load as float32)"] if half else []) + \
         ([f"without its discriminator(s) {', '.join(dropped)} (generators only)"] if dropped else [])
     if notes:
