@@ -105,11 +105,16 @@ def attention_output(x: torch.Tensor, y: torch.Tensor, output_nc: int) -> torch.
     (channels ``:output_nc``) and a mask channel m in [-1, 1], A = (m + 1) / 2 in [0, 1] (so A is a
     sigmoid of the last layer's logit). Returns ``A * x + (1 - A) * C`` [B, output_nc, H, W] in [-1, 1]:
     GANimation (Pumarola et al., ECCV 2018, eq. 1) and AttentionGAN (Tang et al., 2019) for CycleGAN.
-    Pixels the translation does not need to change are copied from the input exactly, which is what
-    lets small models beat the "return the input" baseline on line art, emoji and attribute edits.
+    Pixels the translation does not need to change are copied from the input exactly (what lets our
+    small pix2pix model beat the "return the input" baseline on line art; see the README's ablation).
     """
-    a = (y[:, output_nc:output_nc + 1] + 1) * 0.5
+    a = mask_of(y, output_nc)
     return a * x[:, :output_nc] + (1 - a) * y[:, :output_nc]
+
+
+def mask_of(y: torch.Tensor, output_nc: int) -> torch.Tensor:
+    """The attention mask A = (m + 1) / 2 [B, 1, H, W] in [0, 1] of a raw generator output ``y`` (above)."""
+    return (y[:, output_nc:output_nc + 1] + 1) * 0.5
 
 
 def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask: bool):
@@ -122,7 +127,7 @@ def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask:
             raise ValueError("return_mask needs a generator built with attention_mask=True")
         return y
     out = attention_output(x, y, net.output_nc)
-    return (out, (y[:, net.output_nc:net.output_nc + 1] + 1) * 0.5) if return_mask else out
+    return (out, mask_of(y, net.output_nc)) if return_mask else out
 
 
 def init_attention_bias(net: nn.Module, initial_mask: float | None = None) -> None:
@@ -152,7 +157,8 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
     Conv/Linear weights: ``normal`` N(0, gain), ``xavier`` (xavier_normal, gain), ``kaiming``
     (kaiming_normal, fan_in, a=0), ``orthogonal`` (gain); biases 0. BatchNorm weights N(1, gain),
     biases 0. Affine InstanceNorm weights 1, biases 0. Generators built with ``attention_mask=True`` get
-    their mask bias back (:func:`init_attention_bias`), so they still start near identity. Raises ``ValueError`` for an unknown ``init_type``.
+    their mask bias back (:func:`init_attention_bias`), so they still start near identity. Raises
+    ``ValueError`` for an unknown ``init_type``.
     """
     check_choice("init_type", init_type, INIT_TYPES)
 
