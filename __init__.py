@@ -11,6 +11,7 @@ try:
 except ImportError:  # imported outside ComfyUI (e.g. by a tool scanning the folder): nothing to register
     pass
 else:
-    from .nodes import comfy_entrypoint  # noqa: F401
+    if __package__:  # ComfyUI imports the folder as a package; pytest may import this file as a bare module
+        from .nodes import comfy_entrypoint  # noqa: F401
 
 WEB_DIRECTORY = "./web"
