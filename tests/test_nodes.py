@@ -214,3 +214,22 @@ def test_rgba_image_with_progress_bar(pack, monkeypatch):
     z = out(pack.CycleGANTranslate.execute(handle, img))
     torch.testing.assert_close(y, z, atol=1e-4, rtol=0)
     assert updates and updates[-1][0] == updates[-1][1]
+
+
+def test_published_example_models_are_listed_and_edit_a_real_emoji(pack):
+    """The models shipped in example_workflows/models come with the pack (lowest-priority folder)."""
+    assert str(ROOT / "example_workflows" / "models") == pack.models.model_dirs()[-1].as_posix()
+    assert "emoji-line2color-pix2pix/" in [c.key for c in pack.models.choices("pix2pix")]
+    assert "emoji-twemoji2noto-cyclegan/" in [c.key for c in pack.models.choices("cyclegan")]
+    star_schema = pack.StarGANEdit.define_schema()
+    people = next(o for o in star_schema.inputs[1].options if o.key == "emoji-people-stargan/")
+    assert [i.id for i in people.inputs][:3] == ["Man", "Woman", "Neutral"]
+    from PIL import Image
+    import numpy as np
+    img = torch.from_numpy(np.asarray(Image.open(ROOT / "example_workflows" / "i2i_person.png").convert("RGB"),
+                                      dtype=np.float32) / 255)[None]
+    sliders = {i.id: 0.0 for i in people.inputs}
+    res = pack.StarGANEdit.execute(img, model={"model": "emoji-people-stargan/", **sliders, "Skin_Dark": 1.0})
+    y, text = out(res, 0), out(res, 1)
+    assert y.shape == img.shape and (y - img).abs().mean() > 0.02  # the edit changes the image
+    assert text.startswith("image 1: ") and "Man" in text  # label-free: the detected attributes
