@@ -92,16 +92,17 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
                         "our default, see the README's ablation)")
     g.add_argument("--attention_mask", action=argparse.BooleanOptionalAction, default=None,
                    help="the generator also predicts a per-pixel mask A and returns A*input + (1-A)*colour "
-                        "(GANimation/AttentionGAN): pixels that need no change are copied exactly; it starts "
-                        "near identity (see the README's ablation)")
+                        "(GANimation/AttentionGAN): pixels that need no change are copied exactly (helps pix2pix; "
+                        "collapses to a copy for CycleGAN/StarGAN here, see the README's ablation)")
     g.add_argument("--attention_init", type=float, default=None,
-                   help="initial value of the attention mask A in (0, 1): near 1 starts at the identity mapping "
+                   help="initial value of the attention mask A in (0, 1; default 0.98 for pix2pix, 0.5 otherwise): near 1 starts at the identity mapping "
                         "(fine with a paired L1 loss), 0.5 is neutral (needed where identity/reconstruction "
                         "losses would keep a closed mask closed)")
     g.add_argument("--lambda_mask", type=float, default=0.0,
                    help="with --attention_mask: weight of the mean mask value A of translated images "
                         "(GANimation's attention loss, lambda_A = 0.1), which keeps identity/reconstruction "
-                        "losses from closing the mask into a copy of the input")
+                        "losses from closing the mask into a copy of the input (CycleGAN and StarGAN; needs "
+                        "--attention_mask)")
     g.add_argument("--no_dropout", action="store_true", default=None, help="no dropout in the generator")
     g.add_argument("--spectral_norm", action="store_true", help="spectral normalisation in the discriminator")
     g.add_argument("--init_type", default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"],

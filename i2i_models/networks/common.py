@@ -130,6 +130,16 @@ def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask:
     return (out, mask_of(y, net.output_nc)) if return_mask else out
 
 
+def check_attention(attention_mask: bool, input_nc: int, output_nc: int) -> int:
+    """Channels of a generator's last layer: ``output_nc`` plus one for the mask of an attention generator.
+    Raises ``ValueError`` when ``attention_mask`` is asked with fewer input than output channels (the output
+    copies input channels where the mask is 1)."""
+    if attention_mask and input_nc < output_nc:
+        raise ValueError(f"attention_mask needs input_nc >= output_nc (got {input_nc} < {output_nc}): the output "
+                         "copies input channels; build it without attention_mask")
+    return output_nc + int(attention_mask)
+
+
 def init_attention_bias(net: nn.Module, initial_mask: float | None = None) -> None:
     """Set the mask channel's bias of the last convolution of ``net`` so that the mask starts at
     ``initial_mask`` (A in (0, 1); default :data:`ATTENTION_BIAS`'s 0.98, i.e. near identity).

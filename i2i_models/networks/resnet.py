@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, check_attention, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
 RESNET_PRESETS = {"resnet_6blocks": 6, "resnet_9blocks": 9}
@@ -78,8 +78,7 @@ class ResnetGenerator(Network):
         check_choice("padding_type", padding_type, PADDING_TYPES)
         if n_blocks < 0:
             raise ValueError(f"n_blocks={n_blocks} must be >= 0")
-        if attention_mask and input_nc < output_nc:
-            raise ValueError("attention_mask needs input_nc >= output_nc (the output copies input channels)")
+        last_nc = check_attention(attention_mask, input_nc, output_nc)
         self._remember(locals())
         use_bias = conv_bias(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
@@ -96,7 +95,7 @@ class ResnetGenerator(Network):
             model += [upsample_conv(ngf * mult, ngf * mult // 2, upsample, kernel_size=3, padding=1,
                                     output_padding=1, bias=use_bias),
                       norm_layer(norm, ngf * mult // 2), nn.ReLU(True)]
-        model += [nn.ReflectionPad2d(outer_padding), nn.Conv2d(ngf, output_nc + int(attention_mask), 7, padding=0),
+        model += [nn.ReflectionPad2d(outer_padding), nn.Conv2d(ngf, last_nc, 7, padding=0),
                   nn.Tanh()]
         self.model = nn.Sequential(*model)
         self.input_nc, self.output_nc = input_nc, output_nc

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import InstanceNormStats, Network, check_choice, finish_output, init_attention_bias, upsample_conv, UPSAMPLES
+from .common import InstanceNormStats, Network, check_attention, check_choice, finish_output, init_attention_bias, upsample_conv, UPSAMPLES
 
 
 def _in(dim: int, track: bool, use_running: bool) -> nn.Module:
@@ -58,8 +58,7 @@ class StarGANGenerator(Network):
                  upsample: str = "transpose", attention_mask: bool = False):
         super().__init__()
         check_choice("upsample", upsample, UPSAMPLES)
-        if attention_mask and input_nc < output_nc:
-            raise ValueError("attention_mask needs input_nc >= output_nc (the output copies input channels)")
+        last_nc = check_attention(attention_mask, input_nc, output_nc)
         self._remember(locals())
         t, u = track_running_stats, use_running_stats
         layers: list[nn.Module] = [nn.Conv2d(input_nc + c_dim, conv_dim, 7, stride=1, padding=3, bias=False),
@@ -75,7 +74,7 @@ class StarGANGenerator(Network):
             layers += [upsample_conv(cur, cur // 2, upsample, kernel_size=4, padding=1, bias=False),
                        _in(cur // 2, t, u), nn.ReLU(inplace=True)]
             cur //= 2
-        layers += [nn.Conv2d(cur, output_nc + int(attention_mask), 7, stride=1, padding=3, bias=attention_mask),
+        layers += [nn.Conv2d(cur, last_nc, 7, stride=1, padding=3, bias=attention_mask),
                    nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.input_nc, self.output_nc, self.c_dim = input_nc, output_nc, c_dim

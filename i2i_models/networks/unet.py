@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, check_attention, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 UNET_PRESETS = {"unet_128": 7, "unet_256": 8}
 
@@ -91,8 +91,7 @@ class UnetGenerator(Network):
         check_choice("upsample", upsample, UPSAMPLES)
         if num_downs < 5:
             raise ValueError(f"num_downs={num_downs}: a U-Net needs at least 5 down-samplings")
-        if attention_mask and input_nc < output_nc:
-            raise ValueError("attention_mask needs input_nc >= output_nc (the output copies input channels)")
+        last_nc = check_attention(attention_mask, input_nc, output_nc)
         self._remember(locals())
         kw = dict(norm=norm, upsample=upsample)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
@@ -101,7 +100,7 @@ class UnetGenerator(Network):
         block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, **kw)
         block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **kw)
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **kw)
-        self.model = UnetSkipConnectionBlock(output_nc + int(attention_mask), ngf, input_nc=input_nc, submodule=block,
+        self.model = UnetSkipConnectionBlock(last_nc, ngf, input_nc=input_nc, submodule=block,
                                              outermost=True, **kw)
         self.input_nc, self.output_nc, self.num_downs = input_nc, output_nc, num_downs
         self.attention_mask = attention_mask
