@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .networks.common import attention_output
+from .networks.common import attention_output, reframe
 from .networks.pytorchgan import PyTorchGANUnetGenerator, _Down, _Up
 from .networks.resnet import ResnetBlock, ResnetGenerator
 from .networks.stargan import ResidualBlock, StarGANGenerator
@@ -545,7 +545,9 @@ def run(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None, *, 
     x = x.detach().float().cpu()
     try:
         with torch.inference_mode():
-            return _run(net, x, labels, ctx, progress)
+            # a generator's reframe zooms are global (not row-local): applied to the whole image around the bands
+            x = reframe(x, getattr(net, "reframe_input", 1.0))
+            return reframe(_run(net, x, labels, ctx, progress), getattr(net, "reframe_output", 1.0))
     finally:
         ctx.close()
 

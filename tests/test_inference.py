@@ -111,8 +111,10 @@ def test_streamed_tiles_match_the_full_frame_of_a_large_image():
                                  StarGANGenerator(8, 3, 2, upsample="nearest"),
                                  UnetGenerator(3, 3, 6, 8, "instance", upsample="nearest", attention_mask=True),
                                  ResnetGenerator(3, 3, 8, 2, upsample="nearest", attention_mask=True),
-                                 StarGANGenerator(8, 3, 2, upsample="nearest", attention_mask=True)],
-                         ids=["unet-nearest", "stargan-nearest", "unet-attention", "resnet-attention", "stargan-attention"])
+                                 StarGANGenerator(8, 3, 2, upsample="nearest", attention_mask=True),
+                                 ResnetGenerator(3, 3, 8, 2, upsample="nearest", reframe_input=0.9, reframe_output=1.1)],
+                         ids=["unet-nearest", "stargan-nearest", "unet-attention", "resnet-attention", "stargan-attention",
+                              "resnet-reframe"])
 def test_streamed_tiles_other_architectures(net):
     randomize_(net).eval()
     x = torch.rand(2, 70, 90, 3)

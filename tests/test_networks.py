@@ -113,3 +113,29 @@ def test_attention_initial_mask_is_settable_and_checked():
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="between 0 and 1"):
             init_attention_bias(g, bad)
+
+
+@pytest.mark.parametrize("netG", ["unet_128", "resnet_6blocks"])
+def test_reframe_zooms_are_part_of_the_generator_and_its_config(netG):
+    from i2i_models.networks.common import reframe
+    g = define_G(netG, ngf=8, norm="instance", reframe_input=0.9, reframe_output=1.25).eval()
+    assert build_network(g.config).config == g.config
+    x = torch.rand(2, 3, 128, 128) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(g(x), reframe(g(reframe(x, 0.9), reframe=False), 1.25))
+        assert not torch.allclose(g(x), g(x, reframe=False))
+    with pytest.raises(ValueError, match="positive scale"):
+        define_G(netG, ngf=8, reframe_input=0)
+
+
+def test_reframe_shrinks_about_the_centre_and_pads_with_the_border_colour():
+    from i2i_models.networks.common import reframe
+    x = torch.ones(1, 3, 64, 64)  # white canvas with a black 32x32 square in the middle
+    x[:, :, 16:48, 16:48] = -1
+    small = reframe(x, 0.75)
+    dark = (small[0, 0] < 0).nonzero()
+    assert dark[:, 0].min() >= 19 and dark[:, 0].max() <= 44  # 32 px -> 24 px, still centred
+    assert (small[..., :8, :] == 1).all() and (small[..., :, -8:] == 1).all()  # margin stays white
+    assert reframe(x, 1.0) is x
+    back = reframe(reframe(x, 0.75), 1 / 0.75)
+    assert (back - x).abs().mean() < 0.1  # the inverse zoom restores it up to resampling blur

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -240,3 +241,20 @@ def test_a_run_from_an_older_version_resumes(tmp_path):
     saved.write_text(json.dumps(args))
     out = cyclegan.main(["--resume", str(tmp_path / "old"), "--num_workers", "0"])
     assert i2i_models.load(out).networks()["G_A"].config["attention_mask"] is False
+
+
+def test_reframe_auto_gives_domain_A_the_framing_of_domain_B(tmp_path):
+    """Noto emoji keep a margin that Twemoji lack: ``--reframe_A auto`` measures it on the real images and
+    builds it into both generators, and the identity loss compares real images without the zoom."""
+    from train.data import estimate_reframe
+    root = Path(cyclegan.__file__).parent / "data" / "emoji_twemoji2noto"
+    scale, why = estimate_reframe(sorted((root / "trainA").glob("*.png")), sorted((root / "trainB").glob("*.png")))
+    assert 0.9 < scale < 0.98, why
+    noise = [Image.fromarray((np.random.default_rng(i).random((32, 32, 3)) * 255).astype(np.uint8)) for i in range(4)]
+    assert estimate_reframe(noise, noise)[0] == 1.0  # photos: no plain background, no zoom
+    out = cyclegan.main(TINY["cyclegan"] + common(tmp_path, "rf", 2) + ["--reframe_A", "auto"])
+    nets = i2i_models.load(out).networks()
+    assert nets["G_A"].config["reframe_input"] == scale and nets["G_B"].config["reframe_output"] == pytest.approx(1 / scale)
+    assert set(losses(tmp_path / "rf")[2]) >= {"idt_A", "idt_B"}
+    with pytest.raises(DataError, match="give a scale"):
+        cyclegan.main(TINY["cyclegan"] + common(tmp_path, "rf2", 2) + ["--reframe_A", "wide"])

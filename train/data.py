@@ -57,6 +57,54 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return torch.from_numpy(a.transpose(2, 0, 1).copy())
 
 
+def content_extent(im: Image.Image, tol: int = 24) -> float | None:
+    """How much of the canvas an image's subject spans, for images drawn on a plain background.
+
+    The background colour is the median of the 1-px border; subject pixels differ from it by more than
+    ``tol`` (0-255) in some channel. Returns max(bbox width / W, bbox height / H) in (0, 1], or ``None``
+    when the border is not mostly background (a photo, a subject cut by the frame) or nothing differs.
+    """
+    a = np.asarray(open_image(im), dtype=np.int16)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    bg = np.median(border, 0)
+    if (np.abs(border - bg).max(-1) <= tol).mean() < 0.5:
+        return None
+    ys, xs = np.nonzero(np.abs(a - bg).max(-1) > tol)
+    if not len(ys):
+        return None
+    return max((xs.max() - xs.min() + 1) / a.shape[1], (ys.max() - ys.min() + 1) / a.shape[0])
+
+
+def estimate_reframe(images_A, images_B, min_share: float = 0.5) -> tuple[float, str]:
+    """The scale that gives domain A's subjects domain B's framing: mean subject extent of B over A's
+    (:func:`content_extent`; e.g. 0.95 for Twemoji -> Noto, whose art keeps a ~3% margin on each side).
+
+    ``images_A``/``images_B`` are iterables of PIL images or paths. Returns ``(scale, reason)``: 1.0 (no
+    change) with the reason when fewer than ``min_share`` of either domain's images have a plain
+    background (photos), else the ratio rounded to 3 decimals.
+    """
+    ext = []
+    for name, images in (("A", images_A), ("B", images_B)):
+        images = list(images)
+        vals = [e for e in map(content_extent, images) if e is not None]
+        if not images or len(vals) < min_share * len(images):
+            return 1.0, f"domain {name}: {len(vals)} of {len(images)} images have a plain background"
+        ext.append(float(np.mean(vals)))
+    return round(ext[1] / ext[0], 3), f"mean subject extent A {ext[0]:.3f}, B {ext[1]:.3f}"
+
+
+def domain_samples(ds, n: int = 300) -> tuple[list, list]:
+    """Up to ``n`` evenly spaced domain-A and domain-B images (paths or PIL images) of an
+    :class:`UnpairedDataset` or a two-column :class:`HubDataset`, for :func:`estimate_reframe`."""
+    def spaced(seq):
+        step = max(1, len(seq) // n)
+        return list(seq[::step][:n])
+    if isinstance(ds, UnpairedDataset):
+        return spaced(ds.a), spaced(ds.b)
+    rows = spaced(range(len(ds)))
+    return [ds.ds[i][ds.columns["A"]] for i in rows], [ds.ds[i][ds.columns["B"]] for i in rows]
+
+
 @dataclass
 class Transform:
     """junyanz-style preprocessing with explicit randomness (shared by the images of one sample)."""

@@ -41,18 +41,20 @@ def build_network(config: dict[str, Any]) -> Network:
 
 def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
              norm: str = "instance", use_dropout: bool = False, upsample: str = "transpose",
-             attention_mask: bool = False) -> Network:
+             attention_mask: bool = False, reframe_input: float = 1.0, reframe_output: float = 1.0) -> Network:
     """A generator by junyanz's ``--netG`` name: ``unet_128``, ``unet_256`` (generally ``unet_<2**num_downs>``),
-    ``resnet_6blocks``, ``resnet_9blocks`` or ``resnet_<n>blocks``. Raises ``ValueError`` otherwise."""
+    ``resnet_6blocks``, ``resnet_9blocks`` or ``resnet_<n>blocks``; ``attention_mask`` and the reframe zooms
+    as in :class:`ResnetGenerator`. Raises ``ValueError`` otherwise."""
     if netG.startswith("unet_") and netG[5:].isdigit():
         size = int(netG[5:])
         if size < 32 or size & (size - 1):
             raise ValueError(f"unknown U-Net preset {netG!r}; use unet_128, unet_256 (unet_<2**num_downs>)")
         return UnetGenerator(input_nc, output_nc, size.bit_length() - 1, ngf, norm, use_dropout, upsample,
-                             attention_mask)
+                             attention_mask, reframe_input, reframe_output)
     if netG.startswith("resnet_") and netG.endswith("blocks") and netG[7:-6].isdigit():
         return ResnetGenerator(input_nc, output_nc, ngf, int(netG[7:-6]), norm, use_dropout, upsample=upsample,
-                               attention_mask=attention_mask)
+                               attention_mask=attention_mask, reframe_input=reframe_input,
+                               reframe_output=reframe_output)
     raise ValueError(f"unknown netG {netG!r}; use unet_128, unet_256, resnet_6blocks or resnet_9blocks")
 
 

@@ -117,16 +117,55 @@ def mask_of(y: torch.Tensor, output_nc: int) -> torch.Tensor:
     return (y[:, output_nc:output_nc + 1] + 1) * 0.5
 
 
-def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask: bool):
+def reframe(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Zoom image(s) ``x`` [B, C, H, W] about their centre by ``scale``, keeping the size.
+
+    ``scale < 1`` shrinks the content and fills the new margin by replicating the border pixels (a white
+    background stays white); ``scale > 1`` zooms in and crops. Bilinear sampling (``grid_sample``,
+    ``align_corners=False``); ``scale == 1`` returns ``x`` itself. Used by generators built with
+    ``reframe_input``/``reframe_output``: a change of framing between two styles (Noto emoji draw with a
+    ~5% margin, Twemoji run to the edge) is a global scale that a convolutional generator cannot learn.
+    Raises ``ValueError`` for a scale that is not positive.
+    """
+    if scale == 1:
+        return x
+    if not scale > 0:
+        raise ValueError(f"reframe scale must be > 0, got {scale}")
+    theta = torch.zeros(x.shape[0], 2, 3, device=x.device, dtype=torch.float32)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / scale
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.to(x.dtype)
+
+
+def check_reframe(reframe_input: float, reframe_output: float) -> None:
+    """Raise ``ValueError`` unless both reframe scales are positive numbers."""
+    for name, v in (("reframe_input", reframe_input), ("reframe_output", reframe_output)):
+        if not (isinstance(v, (int, float)) and v > 0):
+            raise ValueError(f"{name}={v!r} must be a positive scale (1.0 = unchanged)")
+
+
+def start_input(net: nn.Module, x: torch.Tensor, apply_reframe: bool = True) -> torch.Tensor:
+    """A generator's input after its ``reframe_input`` zoom (:func:`reframe`; skipped when
+    ``apply_reframe`` is false, as CycleGAN's identity loss does: a real target-domain image already has
+    the target framing)."""
+    s = getattr(net, "reframe_input", 1.0)
+    return reframe(x, s) if apply_reframe and s != 1 else x
+
+
+def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask: bool, apply_reframe: bool = True):
     """A generator's result from its input ``x`` and last layer's tanh output ``y``: ``y`` itself, or for
-    ``net.attention_mask`` the blend :func:`attention_output`; with ``return_mask`` also the mask
-    A [B, 1, H, W] in [0, 1] (1 = copy the input), which trainers penalise (GANimation's attention loss).
-    Raises ``ValueError`` when ``return_mask`` is asked of a generator without a mask."""
+    ``net.attention_mask`` the blend :func:`attention_output`, then zoomed by ``net.reframe_output``
+    (:func:`reframe`, unless ``apply_reframe`` is false); with ``return_mask`` also the mask
+    A [B, 1, H, W] in [0, 1] (1 = copy the input, before the output zoom), which trainers penalise
+    (GANimation's attention loss). Raises ``ValueError`` when ``return_mask`` is asked of a generator
+    without a mask."""
+    s = getattr(net, "reframe_output", 1.0) if apply_reframe else 1.0
     if not getattr(net, "attention_mask", False):
         if return_mask:
             raise ValueError("return_mask needs a generator built with attention_mask=True")
-        return y
-    out = attention_output(x, y, net.output_nc)
+        return reframe(y, s)
+    out = reframe(attention_output(x, y, net.output_nc), s)
     return (out, mask_of(y, net.output_nc)) if return_mask else out
 
 

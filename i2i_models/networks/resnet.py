@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_attention, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, check_attention, check_reframe, start_input, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
 RESNET_PRESETS = {"resnet_6blocks": 6, "resnet_9blocks": 9}
@@ -58,6 +58,9 @@ class ResnetGenerator(Network):
             checkerboards; the HugGAN/PyTorch-GAN generator's choice).
         attention_mask: also predict a mask A; output ``A·x + (1−A)·G(x)`` (AttentionGAN-style; see
             :func:`~i2i_models.networks.common.attention_output`). Off by default (the paper's network).
+        reframe_input, reframe_output: zoom the input before the network / the output after it about the
+            centre (:func:`~i2i_models.networks.common.reframe`; < 1 shrinks and pads with the border colour,
+            > 1 zooms in). For styles that differ in framing (CycleGAN's ``--reframe_A``); 1.0 = off.
         outer_padding: reflection padding around the two 7×7 convs. 3 keeps the size; the
             HugGAN/PyTorch-GAN ``GeneratorResNet`` pads by its channel count, so its 1-channel models
             shrink the output by 8 px per axis (reproduced here for parity; the engine compensates).
@@ -71,7 +74,8 @@ class ResnetGenerator(Network):
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
-                 upsample: str = "transpose", outer_padding: int = 3, attention_mask: bool = False):
+                 upsample: str = "transpose", outer_padding: int = 3, attention_mask: bool = False,
+                 reframe_input: float = 1.0, reframe_output: float = 1.0):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("upsample", upsample, UPSAMPLES)
@@ -79,6 +83,7 @@ class ResnetGenerator(Network):
         if n_blocks < 0:
             raise ValueError(f"n_blocks={n_blocks} must be >= 0")
         last_nc = check_attention(attention_mask, input_nc, output_nc)
+        check_reframe(reframe_input, reframe_output)
         self._remember(locals())
         use_bias = conv_bias(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
@@ -100,10 +105,13 @@ class ResnetGenerator(Network):
         self.model = nn.Sequential(*model)
         self.input_nc, self.output_nc = input_nc, output_nc
         self.attention_mask = attention_mask
+        self.reframe_input, self.reframe_output = float(reframe_input), float(reframe_output)
         if attention_mask:
             init_attention_bias(self)
         self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
 
-    def forward(self, x: torch.Tensor, return_mask: bool = False):
-        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]."""
-        return finish_output(self, x, self.model(x), return_mask)
+    def forward(self, x: torch.Tensor, return_mask: bool = False, reframe: bool = True):
+        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]; ``reframe=False``
+        skips the ``reframe_input``/``reframe_output`` zooms."""
+        x = start_input(self, x, reframe)
+        return finish_output(self, x, self.model(x), return_mask, reframe)

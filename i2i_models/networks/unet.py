@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_attention, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Network, check_attention, check_reframe, start_input, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 UNET_PRESETS = {"unet_128": 7, "unet_256": 8}
 
@@ -76,6 +76,9 @@ class UnetGenerator(Network):
         attention_mask: the last layer also predicts a mask A and the output is ``A·x + (1−A)·G(x)``
             (:func:`~i2i_models.networks.common.attention_output`; needs ``input_nc >= output_nc``).
             Off by default (the paper's network, whose checkpoints load unchanged).
+        reframe_input, reframe_output: zoom the input before the network / the output after it about the
+            centre (:func:`~i2i_models.networks.common.reframe`; < 1 shrinks and pads with the border colour,
+            > 1 zooms in). For styles that differ in framing (CycleGAN's ``--reframe_A``); 1.0 = off.
 
     Raises ``ValueError`` for ``num_downs < 5`` or an unknown ``norm``/``upsample``.
     """
@@ -85,13 +88,14 @@ class UnetGenerator(Network):
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, num_downs: int = 8, ngf: int = 64,
                  norm: str = "batch", use_dropout: bool = True, upsample: str = "transpose",
-                 attention_mask: bool = False):
+                 attention_mask: bool = False, reframe_input: float = 1.0, reframe_output: float = 1.0):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("upsample", upsample, UPSAMPLES)
         if num_downs < 5:
             raise ValueError(f"num_downs={num_downs}: a U-Net needs at least 5 down-samplings")
         last_nc = check_attention(attention_mask, input_nc, output_nc)
+        check_reframe(reframe_input, reframe_output)
         self._remember(locals())
         kw = dict(norm=norm, upsample=upsample)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
@@ -104,6 +108,7 @@ class UnetGenerator(Network):
                                              outermost=True, **kw)
         self.input_nc, self.output_nc, self.num_downs = input_nc, output_nc, num_downs
         self.attention_mask = attention_mask
+        self.reframe_input, self.reframe_output = float(reframe_input), float(reframe_output)
         if attention_mask:
             init_attention_bias(self)
 
@@ -111,6 +116,8 @@ class UnetGenerator(Network):
     def size_multiple(self) -> int:
         return 2 ** self.num_downs
 
-    def forward(self, x: torch.Tensor, return_mask: bool = False):
-        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]."""
-        return finish_output(self, x, self.model(x), return_mask)
+    def forward(self, x: torch.Tensor, return_mask: bool = False, reframe: bool = True):
+        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]; ``reframe=False``
+        skips the ``reframe_input``/``reframe_output`` zooms."""
+        x = start_input(self, x, reframe)
+        return finish_output(self, x, self.model(x), return_mask, reframe)
