@@ -62,6 +62,8 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tmp_path, fami
     assert sorted(a) == sorted(b) == list(range(1, 9))
     for step in a:
         assert a[step] == b[step], (step, a[step], b[step])
+    card = (tmp_path / "cut" / "final" / "README.md").read_text()
+    assert "--stop_after" in card and "--resume" not in card  # the card shows the command that started the run
     fa, fb = i2i_models.load(tmp_path / "full" / "final"), i2i_models.load(tmp_path / "cut" / "final")
     for k, v in fa.state_dict().items():
         assert torch.equal(v, fb.state_dict()[k]), k
@@ -258,3 +260,12 @@ def test_reframe_auto_gives_domain_A_the_framing_of_domain_B(tmp_path):
     assert set(losses(tmp_path / "rf")[2]) >= {"idt_A", "idt_B"}
     with pytest.raises(DataError, match="give a scale"):
         cyclegan.main(TINY["cyclegan"] + common(tmp_path, "rf2", 2) + ["--reframe_A", "wide"])
+
+
+@pytest.mark.parametrize("family", ["pix2pix", "stargan"])  # dropout / sampled target labels draw random numbers
+def test_validation_and_samples_do_not_change_the_training(tmp_path, family):
+    mod = MODULES[family]
+    mod.main(TINY[family] + common(tmp_path, "often", 6))  # validates and samples every 3 steps
+    mod.main(TINY[family] + common(tmp_path, "never", 6) + ["--val_every", "100", "--sample_every", "100"])
+    a, b = losses(tmp_path / "often"), losses(tmp_path / "never")
+    assert a == b

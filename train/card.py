@@ -19,7 +19,7 @@ def model_card(trainer, bundle, sample_name: str | None) -> str:
     what = {"pix2pix": "paired image-to-image translation (pix2pix)",
             "cyclegan": "unpaired image-to-image translation (CycleGAN)",
             "stargan": "multi-attribute editing (StarGAN)"}[fam]
-    lines = [f"# {a.name}", "", f"A {what} model trained with "
+    lines = [f"# {a.name}", "", f"{'An' if what[0] in 'aeiou' else 'A'} {what} model trained with "
              f"[comfyui-i2i-gans](https://github.com/comfyui-i2i-gans/comfyui-i2i-gans)."]
     if dom and fam != "stargan":
         lines.append(f"Domains: **{dom.get('A')} → {dom.get('B')}**.")

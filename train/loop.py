@@ -240,6 +240,11 @@ class Trainer:
 
     # -- bookkeeping
     def command(self) -> str:
+        """The command that trains this run: for a resumed run the one that started it (``command.txt``),
+        so model cards and ``config["training"]`` reproduce the run, not just its last leg."""
+        started = self.run_dir / "command.txt" if getattr(self, "run_dir", None) else None
+        if self.args.resume and started is not None and started.is_file():
+            return started.read_text().strip()
         return "python -m " + " ".join(shlex.quote(a) for a in self.argv)
 
     def _resume_args(self, args):
@@ -379,7 +384,8 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                 if self.step % args.sample_every == 0 and self.dist.main:
-                    self.recipe.save_samples(self.run_dir / "samples" / f"step_{self.step:07d}.png")
+                    with self.rng_neutral():
+                        self.recipe.save_samples(self.run_dir / "samples" / f"step_{self.step:07d}.png")
                 if args.val_split and self.step % args.val_every == 0:
                     self.validate()
                 if self.step % args.save_every == 0 and self.step < self.total_steps:
@@ -414,11 +420,17 @@ class Trainer:
         self.dist.close()
         return out
 
+    def rng_neutral(self):
+        """Run evaluation code without consuming the training's random streams (a DataLoader iterator draws
+        a seed from the global generator), so ``--val_every``/``--sample_every`` do not change the losses."""
+        return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+
     def validate(self) -> dict[str, float]:
         if not self.dist.main:
             self.dist.barrier()
             return {}
-        metrics = self.recipe.validate()
+        with self.rng_neutral():  # validating every N steps must not change the training that follows
+            metrics = self.recipe.validate()
         self.dist.barrier()
         if not metrics:
             return {}
