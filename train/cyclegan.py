@@ -68,17 +68,19 @@ class CycleGANRecipe(Recipe):
                               "dataset": Path(str(a.dataset)).name})
 
     def __init__(self, args, device, dist):
+        self._val = self._train = None  # before super().__init__, whose build_model may read the training set
         super().__init__(args, device, dist)
         self.gan = GANLoss(args.gan_mode)
         self.pool_A = ImagePool(args.pool_size, seed=args.seed * 2 + 1 + 1000 * dist.rank)
         self.pool_B = ImagePool(args.pool_size, seed=args.seed * 2 + 2 + 1000 * dist.rank)
-        self._val = None
 
     def train_dataset(self):
+        """The training set, built once (``--reframe_A auto`` reads it before the loop does)."""
         a = self.args
-        if D.is_hub_dataset(a.dataset):
-            return self.hub_pairs(a.train_split, self.train_transform())
-        return D.UnpairedDataset(a.dataset, a.train_split, self.train_transform(), a.input_nc, a.output_nc)
+        if self._train is None:
+            self._train = (self.hub_pairs(a.train_split, self.train_transform()) if D.is_hub_dataset(a.dataset) else
+                           D.UnpairedDataset(a.dataset, a.train_split, self.train_transform(), a.input_nc, a.output_nc))
+        return self._train
 
     def val_dataset(self):
         if self._val is None and self.args.val_split and not D.is_hub_dataset(self.args.dataset):
@@ -187,7 +189,7 @@ def parser():
                    help="zoom domain-A images by this scale before G_A (and G_B's output by its inverse) when the two "
                         "styles frame their subjects differently (a convolutional generator cannot learn a global "
                         "scale); 'auto' estimates it from the training images' subject extents on plain backgrounds "
-                        "(0.94 for Twemoji -> Noto); 1 = off, the paper's model")
+                        "(0.945 for Twemoji -> Noto); 1 = off, the paper's model")
     g.add_argument("--pool_size", type=int, default=50, help="image pool of previously generated images (0 = off)")
     g.add_argument("--column_A", default="A", help="Hub dataset: column with domain A images")
     g.add_argument("--column_B", default="B", help="Hub dataset: column with domain B images")
