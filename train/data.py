@@ -57,8 +57,11 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return torch.from_numpy(a.transpose(2, 0, 1).copy())
 
 
-def content_extent(im: Image.Image, tol: int = 24) -> float | None:
+def content_extent(im: "Image.Image | str | os.PathLike", tol: int = 24) -> float | None:
     """How much of the canvas an image's subject spans, for images drawn on a plain background.
+
+    ``im`` is a PIL image or a path (transparency is composited on white, as for training; an unreadable
+    file raises Pillow's error).
 
     The background colour is the median of the 1-px border; subject pixels differ from it by more than
     ``tol`` (0-255) in some channel. Returns max(bbox width / W, bbox height / H) in (0, 1], or ``None``
