@@ -98,6 +98,17 @@ class CycleGANRecipe(Recipe):
             self.pool_A.load_state_dict(state["pool_A"], self.device)
             self.pool_B.load_state_dict(state["pool_B"], self.device)
 
+    def cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
+        """The translated image [B, C, H, W] in [-1, 1] as the reconstructing generator sees it: with
+        ``--cycle_noise`` sigma, plus Gaussian noise of that standard deviation (in [-1, 1] units, gradient
+        flows through). A generator can otherwise satisfy the cycle loss by hiding the source image in a
+        low-amplitude high-frequency pattern (Chu et al. 2017, "CycleGAN, a master of steganography"); the
+        noise drowns that channel (Bashkirova et al., "Adversarial self-defense for cycle-consistent GANs", NeurIPS 2019), so the translation keeps
+        what the reconstruction needs in visible structure and stops carrying the pattern (which costs SSIM).
+        The noise comes from torch's global generator, whose state the training checkpoints keep."""
+        sigma = self.args.cycle_noise
+        return fake + sigma * torch.randn_like(fake) if sigma > 0 else fake
+
     def train_step(self, batch, step: int) -> dict[str, float]:
         a, dev = self.args, self.device
         real_A, real_B = batch["A"].to(dev, non_blocking=True), batch["B"].to(dev, non_blocking=True)
@@ -114,8 +125,8 @@ class CycleGANRecipe(Recipe):
                 losses["mask"] = loss_mask.item()
             else:
                 fake_B, fake_A = G_A(real_A), G_B(real_B)
-            rec_A = G_B(fake_B)
-            rec_B = G_A(fake_A)
+            rec_A = G_B(self.cycle_input(fake_B))
+            rec_B = G_A(self.cycle_input(fake_A))
             loss_idt = 0.0
             if a.lambda_identity > 0:
                 idt_A = G_A(real_B, reframe=False)  # a real target image already has the target's framing
@@ -190,6 +201,10 @@ def parser():
                         "styles frame their subjects differently (a convolutional generator cannot learn a global "
                         "scale); 'auto' estimates it from the training images' subject extents on plain backgrounds "
                         "(0.945 for Twemoji -> Noto); 1 = off, the paper's model")
+    g.add_argument("--cycle_noise", type=float, default=0.0,
+                   help="standard deviation of Gaussian noise (in [-1, 1] units) added to each translated image "
+                        "before it is translated back for the cycle loss, so the generators cannot hide the source "
+                        "in an invisible pattern (Bashkirova et al. 2019); 0 = off, the paper's model")
     g.add_argument("--pool_size", type=int, default=50, help="image pool of previously generated images (0 = off)")
     g.add_argument("--column_A", default="A", help="Hub dataset: column with domain A images")
     g.add_argument("--column_B", default="B", help="Hub dataset: column with domain B images")
