@@ -273,6 +273,17 @@ def test_cycle_noise_enters_only_the_reconstruction(tmp_path):
     assert a["cycle_A"] != b["cycle_A"] and a["cycle_B"] != b["cycle_B"]
 
 
+def test_stargan_identity_loss_asks_an_unchanged_image_for_its_own_labels(tmp_path):
+    """``--lambda_id`` adds L1(G(x, c_org), x) to the generator's loss: logged as G_id, and it changes the
+    generator's update (the second generator step's losses differ from a run without it)."""
+    base = TINY["stargan"] + ["--n_critic", "1"]
+    stargan.main(base + common(tmp_path, "plain", 2))
+    stargan.main(base + common(tmp_path, "id", 2) + ["--lambda_id", "10"])
+    a, b = losses(tmp_path / "plain"), losses(tmp_path / "id")
+    assert "G_id" not in a[1] and b[1]["G_id"] > 0
+    assert a[1]["G_fake"] == b[1]["G_fake"] and a[2]["G_fake"] != b[2]["G_fake"]
+
+
 @pytest.mark.parametrize("family", ["pix2pix", "stargan"])  # dropout / sampled target labels draw random numbers
 def test_validation_and_samples_do_not_change_the_training(tmp_path, family):
     mod = MODULES[family]

@@ -153,6 +153,10 @@ class StarGANRecipe(Recipe):
                 x_rec = G(x_fake, c_org)
                 g_rec = F.l1_loss(x_rec.float(), x.float())
                 g_loss = g_fake + a.lambda_rec * g_rec + a.lambda_cls * g_cls + a.lambda_mask * g_mask
+                g_id = torch.zeros((), device=dev)
+                if a.lambda_id:
+                    g_id = F.l1_loss(G(x, c_org).float(), x.float())
+                    g_loss = g_loss + a.lambda_id * g_id
             self.step_opt("G", g_loss)
             set_requires_grad([D_raw], True)
             if self.ema:
@@ -160,6 +164,8 @@ class StarGANRecipe(Recipe):
             self._last_g = {"G_fake": g_fake.item(), "G_cls": g_cls.item(), "G_rec": g_rec.item()}
             if a.lambda_mask:
                 self._last_g["G_mask"] = g_mask.item()
+            if a.lambda_id:
+                self._last_g["G_id"] = g_id.item()
         return {**out, **self._last_g}
 
     # -- evaluation
@@ -274,6 +280,11 @@ def parser():
     g.add_argument("--lambda_cls", type=float, default=1.0, help="attribute classification loss weight")
     g.add_argument("--lambda_rec", type=float, default=10.0, help="reconstruction (cycle) loss weight")
     g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight")
+    g.add_argument("--lambda_id", type=float, default=0.0,
+                   help="identity loss weight: L1 between G(x, c_org) and x, i.e. asking for the attributes an image "
+                        "already has changes nothing (AttGAN's self-reconstruction; CycleGAN's identity loss); it "
+                        "teaches the generator - and an attention mask - to leave what an edit does not concern "
+                        "untouched. 0 = off, yunjey/stargan's model")
     g.add_argument("--n_critic", type=int, default=5, help="discriminator updates per generator update")
     return p
 
