@@ -201,6 +201,7 @@ def test_stargan_embedded_sample_trains_and_edits(tmp_path):
     assert model.attribute_groups[0] == ["Man", "Woman", "Neutral"]
     val = [json.loads(line) for line in (tmp_path / "st" / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
     assert {"val/attr_acc", "val/edit_l1", "val/identity_l1", "val/edit_target_read"} <= set(val[-1])
+    assert "own discriminator" in (Path(out) / "README.md").read_text()  # the card says those reads overstate
     y = i2i_models.edit(model, torch.rand(1, 40, 40, 3), {"Woman": 1.0})
     assert y.shape == (1, 40, 40, 3)
 
