@@ -103,9 +103,9 @@ class CycleGANRecipe(Recipe):
         ``--cycle_noise`` sigma, plus Gaussian noise of that standard deviation (in [-1, 1] units, gradient
         flows through). A generator can otherwise satisfy the cycle loss by hiding the source image in a
         low-amplitude high-frequency pattern (Chu et al. 2017, "CycleGAN, a master of steganography"); the
-        noise drowns that channel (Bashkirova et al., "Adversarial self-defense for cycle-consistent GANs", NeurIPS 2019), so the translation keeps
-        what the reconstruction needs in visible structure and stops carrying the pattern (which costs SSIM).
-        The noise comes from torch's global generator, whose state the training checkpoints keep."""
+        noise drowns that channel (Bashkirova et al., "Adversarial self-defense for cycle-consistent GANs",
+        NeurIPS 2019). On Twemoji -> Noto it did not change the validation SSIM (README, ablations). The noise
+        comes from torch's global generator, whose state the training checkpoints keep."""
         sigma = self.args.cycle_noise
         return fake + sigma * torch.randn_like(fake) if sigma > 0 else fake
 

@@ -153,8 +153,7 @@ class StarGANRecipe(Recipe):
                 x_rec = G(x_fake, c_org)
                 g_rec = F.l1_loss(x_rec.float(), x.float())
                 g_loss = g_fake + a.lambda_rec * g_rec + a.lambda_cls * g_cls + a.lambda_mask * g_mask
-                g_id = torch.zeros((), device=dev)
-                if a.lambda_id:
+                if a.lambda_id:  # (logged below under the same condition)
                     g_id = F.l1_loss(G(x, c_org).float(), x.float())
                     g_loss = g_loss + a.lambda_id * g_id
             self.step_opt("G", g_loss)
