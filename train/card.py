@@ -29,10 +29,8 @@ def model_card(trainer, bundle, sample_name: str | None) -> str:
               f"- steps: {trainer.step} (batch {a.batch_size} x {trainer.dist.world} process(es)), crop {a.crop_size} px",
               f"- license: {a.license or 'see the dataset'}", "", "```bash", trainer.command(), "```", "",
               "## Validation", "", f"Final (step {trainer.step}):", "", _table(trainer.last_val), ""]
-    if any(k in trainer.last_val for k in ("attr_acc", "edit_target_read")):
-        lines += ["`attr_acc` and `edit_target_read` are read by this model's own discriminator, which the generator "
-                  "is trained to satisfy, so they overstate; `python -m train.evaluate` reads edits with an "
-                  "independent classifier.", ""]
+    if trainer.last_val and trainer.recipe.metrics_note:
+        lines += [trainer.recipe.metrics_note, ""]
     if trainer.best:
         lines += [f"Best {trainer.best['metric']} at step {trainer.best['step']}:", "", _table(trainer.best["metrics"]), ""]
     if sample_name:

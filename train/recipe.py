@@ -49,6 +49,7 @@ class Recipe:
     display = ""
     generator_roles: tuple[str, ...] = ()
     best_metric = ("l1", "min")
+    metrics_note = ""  # a sentence the model card prints under the validation metrics (how to read them)
     optimizer_groups: dict[str, tuple[str, ...]] = {}  # optimiser name -> roles it updates
     embedded_dataset = ""
     embedded_license = None

@@ -41,6 +41,9 @@ class StarGANRecipe(Recipe):
     generator_roles = ("generator",)
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     best_metric = ("edit_l1", "min")
+    metrics_note = ("`attr_acc` and `edit_target_read` are read by this model's own discriminator, which the generator "
+                    "is trained to satisfy, so they overstate; `python -m train.evaluate` reads edits with an "
+                    "independent classifier.")
     embedded_dataset = "emoji_people_attrs"
     embedded_license = "cc-by-4.0"
     defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5}
