@@ -285,6 +285,56 @@ def test_stargan_identity_loss_asks_an_unchanged_image_for_its_own_labels(tmp_pa
     assert a[1]["G_fake"] == b[1]["G_fake"] and a[2]["G_fake"] != b[2]["G_fake"]
 
 
+def test_stargan_edit_pairs_carry_the_true_edit_with_the_same_crop_and_flip():
+    """With ``edit_pairs`` each training sample carries a partner listed in edit_pairs.csv, with other
+    labels, cropped and flipped as the image itself, drawn reproducibly."""
+    from train import data as D
+
+    root = DATA / "emoji_people_attrs" / "train"
+    t = D.Transform("resize_and_crop", 40, 32, True)
+    ds = D.AttributeDataset(root / "images", t, root / "list_attr.txt", stargan.EMOJI_ATTRS, edit_pairs=root / "edit_pairs.csv")
+    plain = D.AttributeDataset(root / "images", t, root / "list_attr.txt", stargan.EMOJI_ATTRS)
+    pairs = set(D.read_edit_pairs(root / "edit_pairs.csv", root / "images", ds.items))
+    flips = seen = 0
+    for i in range(len(ds)):
+        s = ds[i]
+        assert torch.equal(s["image"], plain[i]["image"])  # the partner's draw comes after the image's own
+        if not s["has_pair"]:
+            assert i not in ds.partners and torch.equal(s["pair_image"], s["image"])
+            continue
+        j = next(j for j, (p, _) in enumerate(ds.items) if torch.equal(ds.items[j][1], s["pair_label"]) and (i, j) in pairs
+                 and torch.equal(s["pair_image"], _same_view(ds, i, j)))
+        assert not torch.equal(ds.items[i][1], ds.items[j][1])
+        flips += t.params(D.open_image(ds.items[i][0]).size, D.sample_rng(ds.seed, ds.epoch, i))["flip"]
+        seen += 1
+        assert torch.equal(ds[i]["pair_image"], s["pair_image"])  # reproducible
+        if seen >= 12:
+            break
+    assert seen == 12 and 0 < flips < 12
+
+
+def _same_view(ds, i, j):
+    """Partner ``j`` seen through sample ``i``'s own crop and flip."""
+    from train import data as D
+
+    im = D.open_image(ds.items[i][0])
+    params = ds.transform.params(im.size, D.sample_rng(ds.seed, ds.epoch, i))
+    return D.to_tensor(ds.transform(D.open_image(ds.items[j][0]), params))
+
+
+def test_stargan_pair_loss_trains_on_ground_truth_edits(tmp_path):
+    """``--lambda_pair`` adds pix2pix's L1 to the true edits of edit_pairs.csv: logged as G_pair, it changes the
+    generator's update; a missing pairs file is a clear error before training."""
+    base = TINY["stargan"] + ["--n_critic", "1"]
+    stargan.main(base + common(tmp_path, "plain", 2))
+    stargan.main(base + common(tmp_path, "pair", 2) + ["--lambda_pair", "10"])
+    a, b = losses(tmp_path / "plain"), losses(tmp_path / "pair")
+    assert "G_pair" not in a[1] and b[1]["G_pair"] > 0
+    assert a[1]["G_fake"] == b[1]["G_fake"] and a[2]["G_fake"] != b[2]["G_fake"]
+    with pytest.raises(DataError, match="--edit_pairs"):
+        stargan.main(base + common(tmp_path, "nopairs", 2) + ["--lambda_pair", "10", "--edit_pairs", str(tmp_path / "none.csv")])
+
+
 @pytest.mark.parametrize("family", ["pix2pix", "stargan"])  # dropout / sampled target labels draw random numbers
 def test_validation_and_samples_do_not_change_the_training(tmp_path, family):
     mod = MODULES[family]

@@ -17,6 +17,7 @@ which is what makes resumed runs exact. Tensors are [C, H, W] in [-1, 1].
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import random
@@ -316,15 +317,44 @@ def read_list_attr(path: Path) -> tuple[list[str], dict[str, list[int]]]:
     return names, rows
 
 
+def read_edit_pairs(csv_path: str | os.PathLike, image_dir: str | os.PathLike,
+                    items: list[tuple[Path, torch.Tensor]]) -> list[tuple[int, int]]:
+    """Ground-truth edits: ``(src, tgt)`` indices into ``items`` (``(path, label)`` as
+    :class:`AttributeDataset` keeps them) for the rows of an ``edit_pairs.csv`` (columns ``src_file``,
+    ``tgt_file``, paths relative to ``image_dir``, as ``../shared/datasets/emoji_people_attrs`` ships it)
+    whose two files are both present and whose labels differ (a row that changes only an attribute the
+    model does not learn is no edit for it). In file order. Raises :class:`DataError` for a file without
+    those columns."""
+    image_dir = Path(image_dir)
+    index = {}
+    for i, (p, _) in enumerate(items):
+        try:
+            index[p.relative_to(image_dir).as_posix()] = i
+        except ValueError:
+            continue
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        if not {"src_file", "tgt_file"} <= set(reader.fieldnames or ()):
+            raise DataError(f"{csv_path} needs the columns src_file and tgt_file (got {reader.fieldnames})")
+        rows = [(index.get(r["src_file"]), index.get(r["tgt_file"])) for r in reader]
+    return [(s, t) for s, t in rows if s is not None and t is not None and not torch.equal(items[s][1], items[t][1])]
+
+
 class AttributeDataset(SeededDataset):
     """StarGAN: ``{"image": [C,H,W], "label": [c_dim] float {0,1}, "name": str}``.
 
     CelebA style (``image_dir`` + ``attr_path`` with ``selected_attrs``) or folder-per-domain (``image_dir``
     holding one sub-folder per domain; labels one-hot over the sorted folder names, as RaFD in yunjey).
+    With ``edit_pairs`` (an ``edit_pairs.csv``, :func:`read_edit_pairs`) every sample also carries a
+    ground-truth edit of its image drawn from the sample's own seeded generator: ``"pair_image"``
+    [C,H,W] (same crop and flip as ``"image"``), ``"pair_label"`` [c_dim] and ``"has_pair"`` (1.0, or 0.0
+    with the image itself and its own label when the image has no partner). Raises :class:`DataError`
+    when the file yields no pair.
     """
 
     def __init__(self, image_dir: str | os.PathLike, transform: Transform, attr_path: str | os.PathLike | None = None,
-                 selected_attrs: list[str] | None = None, input_nc: int = 3):
+                 selected_attrs: list[str] | None = None, input_nc: int = 3,
+                 edit_pairs: str | os.PathLike | None = None):
         image_dir = Path(image_dir)
         self.transform, self.input_nc = transform, input_nc
         if attr_path:
@@ -350,6 +380,15 @@ class AttributeDataset(SeededDataset):
         self.items = [(p, torch.tensor(l, dtype=torch.float32)) for p, l in present if p in keep]
         if not self.items:
             raise DataError(f"no readable images with labels under {image_dir}")
+        self.partners: dict[int, list[int]] | None = None
+        if edit_pairs is not None:
+            pairs = read_edit_pairs(edit_pairs, image_dir, self.items)
+            if not pairs:
+                raise DataError(f"{edit_pairs}: no row pairs two images of {image_dir} whose labels differ in the "
+                                f"selected attributes {self.attributes}; check its src_file/tgt_file paths")
+            self.partners = {}
+            for s_, t_ in pairs:
+                self.partners.setdefault(s_, []).append(t_)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -357,8 +396,19 @@ class AttributeDataset(SeededDataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         p, label = self.items[i]
         im = open_image(p, self.input_nc)
-        t = self.transform(im, self.transform.params(im.size, sample_rng(self.seed, self.epoch, i)))
-        return {"image": to_tensor(t), "label": label, "name": p.name}
+        rng = sample_rng(self.seed, self.epoch, i)
+        params = self.transform.params(im.size, rng)
+        out = {"image": to_tensor(self.transform(im, params)), "label": label, "name": p.name}
+        if self.partners is not None:
+            options = self.partners.get(i)
+            j = options[rng.randrange(len(options))] if options else i
+            pair = out["image"]
+            if j != i:
+                pim = open_image(self.items[j][0], self.input_nc)
+                pim = pim if pim.size == im.size else pim.resize(im.size, Image.BICUBIC)
+                pair = to_tensor(self.transform(pim, params))
+            out.update(pair_image=pair, pair_label=self.items[j][1], has_pair=torch.tensor(float(j != i)))
+        return out
 
 
 class HubDataset(SeededDataset):

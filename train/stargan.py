@@ -9,12 +9,12 @@ folder per domain (RaFD style, ``--image_dir DIR``), or a Hub dataset (``--datas
 image --label_columns Male Young``). ``--selected_attrs`` picks the attributes; ``--one_hot_groups``
 declares which of them are mutually exclusive (e.g. hair colours; ``"Man,Woman,Neutral;Skin_Light,..."``).
 If ``<val split>/edit_pairs.csv`` exists (src_file, tgt_file, …), validation also scores edits against
-the true target images. With no data options it trains briefly on the embedded emoji sample.
+the true target images; ``--lambda_pair W`` also trains on the train split's ground-truth edits (an L1 term
+to the true target, pix2pix style). With no data options it trains briefly on the embedded emoji sample.
 """
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -80,18 +80,28 @@ class StarGANRecipe(Recipe):
             return root / split / "images", attr if attr.is_file() else None
         return root, (Path(a.attr_path) if a.attr_path else None)
 
-    def _make(self, split: str, transform):
+    def _make(self, split: str, transform, with_pairs: bool = False):
         a = self.args
         if D.is_hub_dataset(a.dataset):
+            if with_pairs:
+                raise D.DataError("--lambda_pair needs a local dataset with an edit_pairs.csv (--edit_pairs); "
+                                  "Hub datasets have none here")
             return D.HubDataset(a.dataset, split, transform, {"image": a.column_image}, a.dataset_config,
                                 a.dataset_revision, a.input_nc, label_columns=a.label_columns or a.selected_attrs)
         image_dir, attr = self._paths(split)
-        return D.AttributeDataset(image_dir, transform, attr, a.selected_attrs, a.input_nc)
+        pairs = None
+        if with_pairs:
+            pairs = Path(a.edit_pairs) if a.edit_pairs else image_dir.parent / "edit_pairs.csv"
+            if not pairs.is_file():
+                raise D.DataError(f"--lambda_pair {a.lambda_pair} needs ground-truth edits: {pairs} does not exist; "
+                                  "give one with --edit_pairs (columns src_file, tgt_file relative to the image "
+                                  "folder) or drop --lambda_pair")
+        return D.AttributeDataset(image_dir, transform, attr, a.selected_attrs, a.input_nc, edit_pairs=pairs)
 
     def train_dataset(self):
         if getattr(self, "_train", None) is None:
             a = self.args
-            self._train = self._make(a.train_split, self.train_transform())
+            self._train = self._make(a.train_split, self.train_transform(), with_pairs=bool(a.lambda_pair))
         return self._train
 
     def build_model(self) -> StarGANModel:
@@ -159,6 +169,9 @@ class StarGANRecipe(Recipe):
                 if a.lambda_id:  # (logged below under the same condition)
                     g_id = F.l1_loss(G(x, c_org).float(), x.float())
                     g_loss = g_loss + a.lambda_id * g_id
+                if a.lambda_pair:
+                    g_pair = self.pair_loss(G, batch)
+                    g_loss = g_loss + a.lambda_pair * g_pair
             self.step_opt("G", g_loss)
             set_requires_grad([D_raw], True)
             if self.ema:
@@ -168,7 +181,22 @@ class StarGANRecipe(Recipe):
                 self._last_g["G_mask"] = g_mask.item()
             if a.lambda_id:
                 self._last_g["G_id"] = g_id.item()
+            if a.lambda_pair:
+                self._last_g["G_pair"] = g_pair.item()
         return {**out, **self._last_g}
+
+    def pair_loss(self, G, batch) -> torch.Tensor:
+        """Mean L1 (in [-1, 1] units) between ``G(x, c_pair)`` and the ground-truth edit ``pair_image`` over
+        the samples that have one (``has_pair``; 0 when none does) - pix2pix's L1 term on the edits a
+        dataset knows, while the adversarial, classification and cycle terms keep working on all images."""
+        dev = self.device
+        has = batch["has_pair"].to(dev, non_blocking=True)
+        if not bool(has.any()):
+            return torch.zeros((), device=dev)
+        sel = has > 0
+        x = batch["image"].to(dev, non_blocking=True)[sel]
+        y = batch["pair_image"].to(dev, non_blocking=True)[sel]
+        return F.l1_loss(G(x, batch["pair_label"].to(dev, non_blocking=True)[sel]).float(), y.float())
 
     # -- evaluation
     def val_dataset(self):
@@ -190,10 +218,7 @@ class StarGANRecipe(Recipe):
             image_dir, _ = self._paths(self.args.val_split)
             csv_path = image_dir.parent / "edit_pairs.csv"
             if csv_path.is_file():
-                index = {str(p.relative_to(image_dir)): i for i, (p, _) in enumerate(ds.items)}
-                rows = [r for r in csv.DictReader(open(csv_path)) if r["src_file"] in index and r["tgt_file"] in index]
-                pairs = [(index[r["src_file"]], index[r["tgt_file"]]) for r in rows]
-                pairs = [(s, t) for s, t in pairs if not torch.equal(ds.items[s][1], ds.items[t][1])]
+                pairs = D.read_edit_pairs(csv_path, image_dir, ds.items)
                 step = max(1, len(pairs) // self.args.val_limit)
                 self._pairs = pairs[::step][: self.args.val_limit]
         return self._pairs
@@ -287,6 +312,14 @@ def parser():
                         "already has changes nothing (AttGAN's self-reconstruction; CycleGAN's identity loss); it "
                         "teaches the generator - and an attention mask - to leave what an edit does not concern "
                         "untouched. 0 = off, yunjey/stargan's model")
+    g.add_argument("--lambda_pair", type=float, default=0.0,
+                   help="weight of an L1 loss to ground-truth edits, for datasets that know some (an edit_pairs.csv "
+                        "listing an image and the same image with other attributes, as emoji_people_attrs has): "
+                        "pix2pix's L1 term on those pairs, on top of StarGAN's unpaired losses. 0 = off (StarGAN "
+                        "is unpaired)")
+    g.add_argument("--edit_pairs", default=None,
+                   help="CSV of ground-truth edits for --lambda_pair (columns src_file, tgt_file, relative to the "
+                        "train image folder; default <train split>/edit_pairs.csv)")
     g.add_argument("--n_critic", type=int, default=5, help="discriminator updates per generator update")
     return p
 
