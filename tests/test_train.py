@@ -278,14 +278,16 @@ def test_cycle_noise_enters_only_the_reconstruction(tmp_path):
     assert a["cycle_A"] != b["cycle_A"] and a["cycle_B"] != b["cycle_B"]
 
 
-def test_stargan_identity_loss_asks_an_unchanged_image_for_its_own_labels(tmp_path):
-    """``--lambda_id`` adds L1(G(x, c_org), x) to the generator's loss: logged as G_id, and it changes the
-    generator's update (the second generator step's losses differ from a run without it)."""
+@pytest.mark.parametrize("flag, key", [("--lambda_id", "G_id"), ("--lambda_pair", "G_pair")])
+def test_stargan_identity_and_pair_losses_change_the_generator_update(tmp_path, flag, key):
+    """``--lambda_id`` adds L1(G(x, c_org), x), ``--lambda_pair`` pix2pix's L1 to the true edits of the train
+    split's edit_pairs.csv: each is logged, and it changes the generator's update (the second generator step's
+    losses differ from a run without it), nothing before it."""
     base = TINY["stargan"] + ["--n_critic", "1"]
     stargan.main(base + common(tmp_path, "plain", 2))
-    stargan.main(base + common(tmp_path, "id", 2) + ["--lambda_id", "10"])
-    a, b = losses(tmp_path / "plain"), losses(tmp_path / "id")
-    assert "G_id" not in a[1] and b[1]["G_id"] > 0
+    stargan.main(base + common(tmp_path, "extra", 2) + [flag, "10"])
+    a, b = losses(tmp_path / "plain"), losses(tmp_path / "extra")
+    assert key not in a[1] and b[1][key] > 0
     assert a[1]["G_fake"] == b[1]["G_fake"] and a[2]["G_fake"] != b[2]["G_fake"]
 
 
@@ -326,17 +328,10 @@ def _same_view(ds, i, j):
     return D.to_tensor(ds.transform(D.open_image(ds.items[j][0]), params))
 
 
-def test_stargan_pair_loss_trains_on_ground_truth_edits(tmp_path):
-    """``--lambda_pair`` adds pix2pix's L1 to the true edits of edit_pairs.csv: logged as G_pair, it changes the
-    generator's update; a missing pairs file is a clear error before training."""
-    base = TINY["stargan"] + ["--n_critic", "1"]
-    stargan.main(base + common(tmp_path, "plain", 2))
-    stargan.main(base + common(tmp_path, "pair", 2) + ["--lambda_pair", "10"])
-    a, b = losses(tmp_path / "plain"), losses(tmp_path / "pair")
-    assert "G_pair" not in a[1] and b[1]["G_pair"] > 0
-    assert a[1]["G_fake"] == b[1]["G_fake"] and a[2]["G_fake"] != b[2]["G_fake"]
+def test_stargan_pair_loss_without_a_pairs_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="--edit_pairs"):
-        stargan.main(base + common(tmp_path, "nopairs", 2) + ["--lambda_pair", "10", "--edit_pairs", str(tmp_path / "none.csv")])
+        stargan.main(TINY["stargan"] + common(tmp_path, "nopairs", 2) + ["--lambda_pair", "10", "--edit_pairs",
+                                                                       str(tmp_path / "none.csv")])
 
 
 @pytest.mark.parametrize("family", ["pix2pix", "stargan"])  # dropout / sampled target labels draw random numbers
