@@ -97,7 +97,8 @@ def test_kill_9_at_any_moment_leaves_a_loadable_checkpoint(tmp_path):
 
 def test_ctrl_c_saves_before_exiting(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "train.pix2pix", *TINY["pix2pix"], *common(tmp_path, "c", 100000),
-                          "--save_every", "100000"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          "--save_every", "100000"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even when run under nohup &
     deadline, log = time.time() + 120, tmp_path / "c" / "metrics.jsonl"
     while time.time() < deadline and not (log.exists() and '"lr"' in log.read_text()):  # training steps under way
         time.sleep(0.2)
