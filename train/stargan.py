@@ -186,17 +186,15 @@ class StarGANRecipe(Recipe):
         return {**out, **self._last_g}
 
     def pair_loss(self, G, batch) -> torch.Tensor:
-        """Mean L1 (in [-1, 1] units) between ``G(x, c_pair)`` and the ground-truth edit ``pair_image`` over
-        the samples that have one (``has_pair``; 0 when none does) - pix2pix's L1 term on the edits a
-        dataset knows, while the adversarial, classification and cycle terms keep working on all images."""
+        """Mean L1 (in [-1, 1] units) between ``G(x, c_pair)`` [B, C, H, W] and the ground-truth edit
+        ``pair_image`` over the samples that have one (``has_pair``; 0 when none does) - pix2pix's L1 term on
+        the edits a dataset knows, while the adversarial, classification and cycle terms keep working on all
+        images. The whole batch goes through G (no data-dependent branch: every DDP rank runs the same graph)."""
         dev = self.device
         has = batch["has_pair"].to(dev, non_blocking=True)
-        if not bool(has.any()):
-            return torch.zeros((), device=dev)
-        sel = has > 0
-        x = batch["image"].to(dev, non_blocking=True)[sel]
-        y = batch["pair_image"].to(dev, non_blocking=True)[sel]
-        return F.l1_loss(G(x, batch["pair_label"].to(dev, non_blocking=True)[sel]).float(), y.float())
+        out = G(batch["image"].to(dev, non_blocking=True), batch["pair_label"].to(dev, non_blocking=True))
+        err = (out.float() - batch["pair_image"].to(dev, non_blocking=True).float()).abs().mean((1, 2, 3))
+        return (err * has).sum() / has.sum().clamp(min=1)
 
     # -- evaluation
     def val_dataset(self):
