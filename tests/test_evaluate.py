@@ -61,7 +61,10 @@ def test_cyclegan_and_stargan_reports_and_card(tmp_path, capsys):
     r = rep["results"]["edits"]
     assert r["images"] > 50 and 0 <= r["model_target_read"] <= 1
     acc = r["classifier_accuracy_on_real_val"]
-    assert set(acc) == {"Man_group", "Skin_Default_group"} and all(0 <= v <= 1 for v in acc.values())
+    assert set(acc) == {"Man_group", "Skin_Default_group"}
+    # trained on the embedded sample's train split only, it reads real val images well above chance
+    # (gender 3 classes, skin tone 6); the full dataset at 64 px gives ~67% and ~97%
+    assert acc["Man_group"] > 0.45 and acc["Skin_Default_group"] > 0.35, acc
     assert list((tmp_path / "cache").glob("attr_classifier-*.safetensors"))  # trained once, cached
 
 

@@ -1,8 +1,10 @@
 """An independent attribute classifier for scoring StarGAN edits (never the model's own discriminator).
 
-A small CNN (4 strided conv layers, global average pooling, one softmax head per one-hot attribute group)
-trained on the *train* split only of a CelebA-style dataset (``list_attr.txt``) and cached next to
-``--cache_dir``. ``accuracy`` reports how well it reads real validation images, so its verdict on edited
+A small CNN (4 strided conv layers, global average pooling, dropout, one softmax head per one-hot attribute
+group) trained on the *train* split only of a CelebA-style dataset (``list_attr.txt``) for 20 epochs (AdamW,
+one-cycle learning rate, random 72 -> 64 px crops and flips) and cached in ``--cache_dir``. On
+emoji_people_attrs it reads skin tone in ~97% and gender in ~67% of real val images (the quality issue's
+classifier: ~97% and ~78%); 4 plain Adam epochs, the first version, read skin tone in only ~79%. ``accuracy`` reports how well it reads real validation images, so its verdict on edited
 images can be judged.
 """
 
@@ -20,13 +22,15 @@ import torch.nn.functional as F
 from .data import AttributeDataset, Transform, eval_transform
 
 log = logging.getLogger("train")
+CLASSIFIER_VERSION = 2  # part of the cache key: a changed recipe retrains instead of loading an old cache
 
 
 class AttributeCNN(nn.Module):
     """[B, 3, S, S] in [-1, 1] -> list of logits, one [B, len(group)] per group."""
 
-    def __init__(self, group_sizes: list[int], width: int = 32):
+    def __init__(self, group_sizes: list[int], width: int = 32, dropout: float = 0.3):
         super().__init__()
+        self.dropout = nn.Dropout(dropout)
         layers, c = [], 3
         for k in range(4):
             layers += [nn.Conv2d(c, width * 2 ** k, 3, 2, 1), nn.BatchNorm2d(width * 2 ** k), nn.ReLU(True)]
@@ -35,7 +39,7 @@ class AttributeCNN(nn.Module):
         self.heads = nn.ModuleList(nn.Linear(c, n) for n in group_sizes)
 
     def forward(self, x):
-        h = self.features(x).mean((2, 3))
+        h = self.dropout(self.features(x).mean((2, 3)))
         return [head(h) for head in self.heads]
 
 
@@ -50,10 +54,13 @@ class AttributeClassifier:
     def _targets(self, labels: torch.Tensor) -> list[torch.Tensor]:
         return [labels[:, idx].argmax(1) for idx in self.index]
 
-    def fit(self, ds: AttributeDataset, epochs: int = 4, batch_size: int = 64, seed: int = 0) -> None:
+    def fit(self, ds: AttributeDataset, epochs: int = 20, batch_size: int = 64, seed: int = 0) -> None:
+        """Train on ``ds`` (its own augmentation) with AdamW (weight decay 0.05) and a one-cycle schedule
+        peaking at lr 2e-3; the summed cross-entropy of the groups."""
         torch.manual_seed(seed)
         random.seed(seed)
-        opt = torch.optim.Adam(self.net.parameters(), 1e-3)
+        opt = torch.optim.AdamW(self.net.parameters(), 1e-3, weight_decay=0.05)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=epochs * -(-len(ds) // batch_size))
         self.net.train()
         for epoch in range(epochs):
             ds.epoch = epoch
@@ -65,6 +72,7 @@ class AttributeClassifier:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                sched.step()
             log.info("attribute classifier epoch %d: loss %.3f", epoch, loss.item())
         self.net.eval()
 
@@ -96,19 +104,19 @@ class AttributeClassifier:
 
 
 def load_or_train(root: Path, attributes: list[str], groups: list[list[str]], cache_dir: Path, size: int = 64,
-                  epochs: int = 4) -> AttributeClassifier:
+                  epochs: int = 20) -> AttributeClassifier:
     """The classifier for ``root``/train (trained once, cached by the attribute file's content hash)."""
     from safetensors.torch import load_file, save_file
 
     attr_file = root / "train" / "list_attr.txt"
-    key = hashlib.sha256(attr_file.read_bytes() + repr((attributes, groups, size, epochs)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(attr_file.read_bytes() + repr((CLASSIFIER_VERSION, attributes, groups, size, epochs)).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"attr_classifier-{key}.safetensors"
     clf = AttributeClassifier(attributes, groups, size)
     if path.is_file():
         clf.net.load_state_dict(load_file(str(path)))
         clf.net.eval()
         return clf
-    ds = AttributeDataset(root / "train" / "images", Transform("resize_and_crop", size, size, True), attr_file, attributes)
+    ds = AttributeDataset(root / "train" / "images", Transform("resize_and_crop", size * 9 // 8, size, True), attr_file, attributes)
     log.info("training the independent attribute classifier on %s (%d images, train split only)", attr_file, len(ds))
     clf.fit(ds, epochs)
     path.parent.mkdir(parents=True, exist_ok=True)
