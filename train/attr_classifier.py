@@ -4,8 +4,8 @@ A small CNN (4 strided conv layers, global average pooling, dropout, one softmax
 group) trained on the *train* split only of a CelebA-style dataset (``list_attr.txt``) for 20 epochs (AdamW,
 one-cycle learning rate, random 72 -> 64 px crops and flips) and cached in ``--cache_dir``. On
 emoji_people_attrs it reads skin tone in ~97% and gender in ~67% of real val images (the quality issue's
-classifier: ~97% and ~78%); 4 plain Adam epochs, the first version, read skin tone in only ~79%. ``accuracy`` reports how well it reads real validation images, so its verdict on edited
-images can be judged.
+classifier: ~97% and ~78%); 4 plain Adam epochs, the first version, read skin tone in only ~79%.
+``accuracy`` reports how well it reads real validation images, so its verdict on edited images can be judged.
 """
 
 from __future__ import annotations
