@@ -105,7 +105,10 @@ class AttributeClassifier:
 
 def load_or_train(root: Path, attributes: list[str], groups: list[list[str]], cache_dir: Path, size: int = 64,
                   epochs: int = 20) -> AttributeClassifier:
-    """The classifier for ``root``/train (trained once, cached by the attribute file's content hash)."""
+    """The classifier for ``root``/train at ``size`` px: trained once (a few minutes on a CPU for
+    emoji_people_attrs), then loaded from ``cache_dir``. The cache key hashes the attribute file's content with
+    ``CLASSIFIER_VERSION``, the attributes, groups, size and epochs, so a changed dataset or recipe retrains.
+    Raises ``FileNotFoundError`` when ``root/train/list_attr.txt`` is missing."""
     from safetensors.torch import load_file, save_file
 
     attr_file = root / "train" / "list_attr.txt"
