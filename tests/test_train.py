@@ -245,23 +245,38 @@ def test_a_run_from_an_older_version_resumes(tmp_path):
     assert cyclegan.main(TINY["cyclegan"] + common(tmp_path, "old", 4) + ["--stop_after", "2"]) is None
     saved = tmp_path / "old" / "args.json"
     args = json.loads(saved.read_text())
-    for newer in ("attention_mask", "attention_init", "lambda_mask"):  # options the older CLI did not have
+    assert args["reframe_A"] == "auto"  # today's default: the embedded Twemoji -> Noto sample gets a zoom
+    for newer in ("attention_mask", "attention_init", "lambda_mask", "reframe_A"):  # options the older CLI did not have
         args.pop(newer)
     saved.write_text(json.dumps(args))
     out = cyclegan.main(["--resume", str(tmp_path / "old"), "--num_workers", "0"])
-    assert i2i_models.load(out).networks()["G_A"].config["attention_mask"] is False
+    g_a = i2i_models.load(out).networks()["G_A"].config
+    assert g_a["attention_mask"] is False
+    assert g_a["reframe_input"] == 1.0  # trained without the zoom before auto became the default: none now
 
 
 def test_reframe_auto_gives_domain_A_the_framing_of_domain_B(tmp_path):
-    """Noto emoji keep a margin that Twemoji lack: ``--reframe_A auto`` measures it on the real images and
-    builds it into both generators, and the identity loss compares real images without the zoom."""
+    """Noto emoji keep a margin that Twemoji lack: ``--reframe_A auto`` (the default) measures it on the real
+    images and builds it into both generators, and the identity loss compares real images without the zoom;
+    photos and styles framed alike get no zoom."""
     from train.data import estimate_reframe
     root = Path(cyclegan.__file__).parent / "data" / "emoji_twemoji2noto"
     scale, why = estimate_reframe(sorted((root / "trainA").glob("*.png")), sorted((root / "trainB").glob("*.png")))
     assert 0.9 < scale < 0.98, why
     noise = [Image.fromarray((np.random.default_rng(i).random((32, 32, 3)) * 255).astype(np.uint8)) for i in range(4)]
     assert estimate_reframe(noise, noise)[0] == 1.0  # photos: no plain background, no zoom
-    out = cyclegan.main(TINY["cyclegan"] + common(tmp_path, "rf", 2) + ["--reframe_A", "auto"])
+
+    def shrunk(path, f):  # the same Twemoji art drawn at f times its size, centred on white
+        im = Image.open(path).convert("RGBA")
+        canvas = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        small = im.resize((round(im.width * f), round(im.height * f)), Image.BICUBIC)
+        canvas.alpha_composite(small, ((im.width - small.width) // 2, (im.height - small.height) // 2))
+        return canvas.convert("RGB")
+    twemoji = sorted((root / "trainA").glob("*.png"))[:40]
+    assert 0.88 < estimate_reframe(twemoji, [shrunk(p, 0.9) for p in twemoji])[0] < 0.92
+    same, why = estimate_reframe(twemoji, [shrunk(p, 0.99) for p in twemoji])
+    assert same == 1.0 and "within 2%" in why  # styles framed alike: no resampling for nothing
+    out = cyclegan.main(TINY["cyclegan"] + common(tmp_path, "rf", 2))  # auto is the default
     nets = i2i_models.load(out).networks()
     assert nets["G_A"].config["reframe_input"] == scale and nets["G_B"].config["reframe_output"] == pytest.approx(1 / scale)
     assert set(losses(tmp_path / "rf")[2]) >= {"idt_A", "idt_B"}

@@ -1,6 +1,9 @@
 """``python -m train.cyclegan``: CycleGAN (Zhu et al., ICCV 2017) - two ResNet generators (G_A: A->B,
 G_B: B->A), two PatchGANs, LSGAN, lambda_cycle 10, lambda_identity 0.5, image pools of 50; Adam 2e-4,
-beta1 0.5 (the paper's defaults, as junyanz ``cycle_gan_model.py``).
+beta1 0.5 (the paper's defaults, as junyanz ``cycle_gan_model.py``). Three defaults differ, chosen by
+measurement (README, Quality): nearest-upsample + conv generators, an EMA of their weights (0.999) and
+``--reframe_A auto``, a zoom measured from the training images when the two styles frame their subjects
+differently (1, i.e. off, for photos); ``--upsample transpose --ema 0 --reframe_A 1`` is the reference model.
 
 With no --dataset it trains briefly on the embedded Twemoji <-> Noto sample (train/data). Data:
 trainA/ trainB/ (valA/ valB/ with same-name pairs enable L1/PSNR/SSIM to the true translation), or a
@@ -37,6 +40,7 @@ class CycleGANRecipe(Recipe):
     embedded_preset = {"crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32, "max_steps": 150,
                        "batch_size": 2, "sample_every": 75, "val_every": 75, "save_every": 75, "print_every": 10,
                        "val_limit": 12, "domain_A": "twemoji", "domain_B": "noto"}
+    resume_defaults = {"reframe_A": "1"}  # runs from before --reframe_A existed trained without the zoom
 
     def reframe_scale(self) -> float:
         """``--reframe_A`` as a number: given, or estimated from the training images (``auto``)."""
@@ -200,11 +204,12 @@ def parser():
     g.add_argument("--lambda_identity", type=float, default=0.5,
                    help="identity loss weight, relative to lambda_cycle (0 = off)")
     g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight (gan_mode wgangp)")
-    g.add_argument("--reframe_A", default="1",
+    g.add_argument("--reframe_A", default="auto",
                    help="zoom domain-A images by this scale before G_A (and G_B's output by its inverse) when the two "
                         "styles frame their subjects differently (a convolutional generator cannot learn a global "
-                        "scale); 'auto' estimates it from the training images' subject extents on plain backgrounds "
-                        "(0.945 for Twemoji -> Noto); 1 = off, the paper's model")
+                        "scale); 'auto' (default) estimates it from the training images' subject extents on plain "
+                        "backgrounds (0.945 for Twemoji -> Noto) and stays at 1 for photos and for styles framed "
+                        "within 2%% of each other; 1 = off, the paper's model")
     g.add_argument("--cycle_noise", type=float, default=0.0,
                    help="standard deviation of Gaussian noise (in [-1, 1] units) added to each translated image "
                         "before it is translated back for the cycle loss, so the generators cannot hide the source "

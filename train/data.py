@@ -79,13 +79,14 @@ def content_extent(im: "Image.Image | str | os.PathLike", tol: int = 24) -> floa
     return max((xs.max() - xs.min() + 1) / a.shape[1], (ys.max() - ys.min() + 1) / a.shape[0])
 
 
-def estimate_reframe(images_A, images_B, min_share: float = 0.5) -> tuple[float, str]:
+def estimate_reframe(images_A, images_B, min_share: float = 0.5, tolerance: float = 0.02) -> tuple[float, str]:
     """The scale that gives domain A's subjects domain B's framing: mean subject extent of B over A's
-    (:func:`content_extent`; e.g. 0.95 for Twemoji -> Noto, whose art keeps a ~3% margin on each side).
+    (:func:`content_extent`; e.g. 0.945 for Twemoji -> Noto, whose art keeps a ~3% margin on each side).
 
     ``images_A``/``images_B`` are iterables of PIL images or paths. Returns ``(scale, reason)``: 1.0 (no
     change) with the reason when fewer than ``min_share`` of either domain's images have a plain
-    background (photos), else the ratio rounded to 3 decimals.
+    background (photos) or when the ratio is within ``tolerance`` of 1 (styles framed alike: a zoom that
+    small would only resample), else the ratio rounded to 3 decimals.
     """
     ext = []
     for name, images in (("A", images_A), ("B", images_B)):
@@ -94,7 +95,11 @@ def estimate_reframe(images_A, images_B, min_share: float = 0.5) -> tuple[float,
         if not images or len(vals) < min_share * len(images):
             return 1.0, f"domain {name}: {len(vals)} of {len(images)} images have a plain background"
         ext.append(float(np.mean(vals)))
-    return round(ext[1] / ext[0], 3), f"mean subject extent A {ext[0]:.3f}, B {ext[1]:.3f}"
+    why = f"mean subject extent A {ext[0]:.3f}, B {ext[1]:.3f}"
+    ratio = ext[1] / ext[0]
+    if abs(ratio - 1) < tolerance:
+        return 1.0, f"{why}: within {tolerance:.0%} of 1, no zoom"
+    return round(ratio, 3), why
 
 
 def domain_samples(ds, n: int = 300) -> tuple[list, list]:

@@ -197,7 +197,7 @@ class Trainer:
     def __init__(self, recipe_cls, args: argparse.Namespace, argv: list[str]):
         self.argv = argv
         if args.resume:
-            args = self._resume_args(args)
+            args = self._resume_args(args, recipe_cls.resume_defaults)
         self.args = args
         self.dist = Dist(args.device)
         self.device = self.dist.device
@@ -247,15 +247,16 @@ class Trainer:
             return started.read_text().strip()
         return "python -m " + " ".join(shlex.quote(a) for a in self.argv)
 
-    def _resume_args(self, args):
+    def _resume_args(self, args, resume_defaults: dict):
         run = Path(args.resume)
         saved = run / "args.json"
         if not saved.is_file():
             raise SystemExit(f"error: {run} is not a run folder (no args.json); give the folder of the run to resume")
         old = json.loads(saved.read_text())
         # options added to the CLIs after this run started take this invocation's values (their defaults
-        # keep the old behaviour), so runs from older versions resume too
-        ns = argparse.Namespace(**{**vars(args), **old})
+        # keep the old behaviour, or the recipe's resume_defaults say what it was), so runs from older
+        # versions resume too
+        ns = argparse.Namespace(**{**vars(args), **resume_defaults, **old})
         ns.resume = str(run)
         ns.checkpoints_dir, ns.name = str(run.parent), run.name
         for k in ("stop_after", "device", "num_workers"):

@@ -55,6 +55,9 @@ class Recipe:
     embedded_license = None
     defaults: dict[str, Any] = {}
     embedded_preset: dict[str, Any] = {}
+    # options whose default changed after runs were saved without them: ``--resume`` of such a run uses
+    # the value it trained with, not today's default
+    resume_defaults: dict[str, Any] = {}
 
     # -- configuration
     @classmethod
