@@ -255,6 +255,19 @@ def test_a_run_from_an_older_version_resumes(tmp_path):
     assert g_a["reframe_input"] == 1.0  # trained without the zoom before auto became the default: none now
 
 
+def test_an_older_stargan_run_resumes_without_the_identity_loss_it_did_not_have(tmp_path):
+    """``--lambda_id`` became 10 by default; a run saved before the option existed resumes with 0, as it trained."""
+    base = TINY["stargan"] + ["--n_critic", "1"]
+    assert stargan.main(base + common(tmp_path, "old", 4) + ["--stop_after", "2"]) is None
+    saved = tmp_path / "old" / "args.json"
+    args = json.loads(saved.read_text())
+    assert args.pop("lambda_id") == 10
+    saved.write_text(json.dumps(args))
+    stargan.main(["--resume", str(tmp_path / "old"), "--num_workers", "0"])
+    log = losses(tmp_path / "old")
+    assert "G_id" in log[2] and "G_id" not in log[4]  # the steps before the save had it; the resumed ones do not
+
+
 def test_reframe_auto_gives_domain_A_the_framing_of_domain_B(tmp_path):
     """Noto emoji keep a margin that Twemoji lack: ``--reframe_A auto`` (the default) measures it on the real
     images and builds it into both generators, and the identity loss compares real images without the zoom;
@@ -333,8 +346,9 @@ def test_lambda_tv_smooths_the_translations(tmp_path):
 def test_stargan_identity_and_pair_losses_change_the_generator_update(tmp_path, flag, key):
     """``--lambda_id`` adds L1(G(x, c_org), x), ``--lambda_pair`` pix2pix's L1 to the true edits of the train
     split's edit_pairs.csv: each is logged, and it changes the generator's update (the second generator step's
-    losses differ from a run without it), nothing before it."""
-    base = TINY["stargan"] + ["--n_critic", "1"]
+    losses differ from a run without it), nothing before it. ``--lambda_id`` is 10 by default."""
+    assert stargan.parser().parse_args([]).lambda_id == 10
+    base = TINY["stargan"] + ["--n_critic", "1", "--lambda_id", "0"]
     stargan.main(base + common(tmp_path, "plain", 2))
     stargan.main(base + common(tmp_path, "extra", 2) + [flag, "10"])
     a, b = losses(tmp_path / "plain"), losses(tmp_path / "extra")

@@ -1,7 +1,9 @@
 """``python -m train.stargan``: StarGAN (Choi et al., CVPR 2018) - one generator G(x, c) for all attributes,
 a discriminator with an adversarial (PatchGAN) and a classification head; WGAN-GP with n_critic 5,
 lambda_cls 1, lambda_rec 10, lambda_gp 10, Adam 1e-4 (0.5, 0.999), linear decay over the second half
-(yunjey/stargan's defaults).
+(yunjey/stargan's defaults). Defaults that differ, chosen by measurement (README, Quality): an identity loss
+``--lambda_id 10`` (L1 between G(x, c_org) and x), nearest-upsample + conv in G and an EMA of its weights
+(0.999); ``--lambda_id 0 --upsample transpose --ema 0`` is yunjey's model.
 
 Data: ``--dataset ROOT`` holding ``<split>/images`` + ``<split>/list_attr.txt`` (the shared
 emoji_people_attrs layout), or CelebA style ``--image_dir DIR --attr_path list_attr_celeba.txt``, or one
@@ -47,6 +49,7 @@ class StarGANRecipe(Recipe):
     embedded_dataset = "emoji_people_attrs"
     embedded_license = "cc-by-4.0"
     defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5}
+    resume_defaults = {"lambda_id": 0.0}  # runs from before --lambda_id existed trained without it
     embedded_preset = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
                        "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
                        "print_every": 10, "val_limit": 48, "selected_attrs": EMOJI_ATTRS, "one_hot_groups": EMOJI_GROUPS}
@@ -305,11 +308,12 @@ def parser():
     g.add_argument("--lambda_cls", type=float, default=1.0, help="attribute classification loss weight")
     g.add_argument("--lambda_rec", type=float, default=10.0, help="reconstruction (cycle) loss weight")
     g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight")
-    g.add_argument("--lambda_id", type=float, default=0.0,
+    g.add_argument("--lambda_id", type=float, default=10.0,
                    help="identity loss weight: L1 between G(x, c_org) and x, i.e. asking for the attributes an image "
                         "already has changes nothing (AttGAN's self-reconstruction; CycleGAN's identity loss); it "
                         "teaches the generator - and an attention mask - to leave what an edit does not concern "
-                        "untouched. 0 = off, yunjey/stargan's model")
+                        "untouched. Default 10, chosen by measurement (README, Quality); 0 = off, yunjey/stargan's "
+                        "model")
     g.add_argument("--lambda_pair", type=float, default=0.0,
                    help="weight of an L1 loss to ground-truth edits, for datasets that know some (an edit_pairs.csv "
                         "listing an image and the same image with other attributes, as emoji_people_attrs has): "
