@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -48,9 +49,24 @@ class Entry:
 
     @property
     def folder_name(self) -> str:
+        """Where :func:`fetch` puts it, relative to the model folder: ``official/<family>/<name>.pth`` or
+        ``hub/<org>--<name>[@<revision>]`` (a pinned revision gets its own folder)."""
         if self.kind == "official":
             return f"official/{self.family}/{self.source}.pth"
-        return "hub/" + self.source.replace("/", "--", 1).split("/")[0]
+        from .hub import split_source
+
+        repo_id, _, rev = split_source(self.source)
+        return "hub/" + repo_id.replace("/", "--") + (f"@{rev}" if rev else "")
+
+    @property
+    def url(self) -> str:
+        """Where a person can see or get the model (the file URL, or the Hub repo's page)."""
+        if self.kind == "official":
+            return official_url(self)
+        from .hub import hub_url, split_source
+
+        repo_id, _, rev = split_source(self.source)
+        return hub_url(repo_id, rev)
 
 
 def _domains(name: str) -> tuple[str, str] | None:
@@ -112,37 +128,65 @@ def fetch(entry: Entry, models_dir: str | os.PathLike, *, progress: Callable[[in
     """Return the local path of ``entry``, downloading it into ``models_dir`` the first time.
 
     Official files are written to ``<name>.pth.part`` and renamed when complete and readable; Hub repos
-    are downloaded with ``local_dir`` (huggingface_hub keeps partial files out of place).
-    ``progress(bytes_done, bytes_total)`` is called during official downloads.
+    are downloaded with ``local_dir`` (huggingface_hub keeps partial files out of place). Whatever a failed
+    or cancelled download leaves is removed (the ``.part`` file, a Hub folder this call created), so no
+    later run mistakes it for a model. ``progress(bytes_done, bytes_total)`` is called while downloading
+    and may raise to cancel (the exception propagates after the clean-up).
 
     Raises:
         DownloadError: the download failed; the message names the file, the URL, the folder and what to do.
-        ModelNotFoundError: a Hub repo, revision or file does not exist (or offline and not downloaded).
+        ModelNotFoundError: a Hub repo, revision or file does not exist, the Hub cannot be reached (or
+            offline) and the model was never downloaded.
     """
     dest = local_path(entry, models_dir)
     if is_fetched(entry, models_dir):
         return dest if entry.kind == "official" else _hub_target(entry, dest)
     if entry.kind == "official":
         return download_url(official_url(entry), dest, progress=progress)
-    from .hub import download
+    from .hub import download, split_source
 
-    parts = entry.source.split("/")
-    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or None
+    repo_id, filename, rev = split_source(entry.source)
+    created = [d for d in (dest, *dest.parents) if not d.exists() and Path(models_dir) in d.parents]
     try:
-        download(repo_id, revision=revision, filename=filename, local_dir=dest)
-    except DownloadError as e:
-        raise DownloadError(f"{e} (into folder {dest}; delete it to start over, or place the files there yourself)") from e
+        download(repo_id, revision=revision or rev, filename=filename, local_dir=dest, progress=progress)
+    except BaseException as e:
+        for d in created:  # innermost first: the repo folder, then an empty hub/ this call made
+            if d == dest:
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+        if isinstance(e, DownloadError):
+            raise DownloadError(f"{e} (into folder {dest}; run again to retry)") from e
+        raise
     return _hub_target(entry, dest)
 
 
 def _hub_target(entry: Entry, dest: Path) -> Path:
-    parts = entry.source.split("/")
-    return dest / "/".join(parts[2:]) if len(parts) > 2 else dest
+    from .hub import split_source
+
+    _, filename, _ = split_source(entry.source)
+    return dest / filename if filename else dest
+
+
+def hub_entry(text: str, family: str) -> Entry:
+    """A catalog-style entry for a typed-in Hub source ``org/name[/file][@revision]`` (raises ``ValueError``)."""
+    from .hub import split_source
+
+    split_source(text)
+    known = find(f"hub/{text.strip()}")
+    return known if known is not None and known.family == family else Entry(f"hub/{text.strip()}", family, "hub", text.strip())
 
 
 def download_url(url: str, dest: Path, *, progress: Callable[[int, int], None] | None = None,
                  timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` atomically (``dest.part`` + rename after a size and readability check)."""
+    """Download ``url`` to ``dest`` atomically (``dest.part`` + rename after a size and readability check).
+
+    ``progress(bytes_done, bytes_total)`` (total 0 when the server sends no length) is called per MiB and
+    may raise to cancel; the ``.part`` file is removed whatever ends the download early. Raises
+    :class:`ModelNotFoundError` (HTTP 404) or :class:`DownloadError` (anything else)."""
     from .state_dicts import read_state_dict
 
     dest = Path(dest)
@@ -167,7 +211,6 @@ def download_url(url: str, dest: Path, *, progress: Callable[[int, int], None] |
         os.replace(part, dest)
         return dest
     except (urllib.error.URLError, OSError, I2IError) as e:
-        part.unlink(missing_ok=True)
         if isinstance(e, DownloadError):
             raise
         reason = getattr(e, "reason", None) or e
@@ -175,3 +218,5 @@ def download_url(url: str, dest: Path, *, progress: Callable[[int, int], None] |
             raise ModelNotFoundError(f"{url} does not exist (HTTP 404) while downloading {what}") from None
         raise DownloadError(f"downloading {what} failed: {reason}. Check the network (or I2I_GANS_OFFICIAL_URL), "
                             f"or download the file yourself and put it at {dest}") from None
+    finally:  # also on cancel (progress raised): never leave a half file
+        part.unlink(missing_ok=True)

@@ -115,7 +115,9 @@ def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = No
     """Edit attributes of ``images`` with a StarGAN model; returns what :func:`~i2i_models.translate` returns.
 
     Args:
-        strengths: ``{"Blond_Hair": 1.0, "Male": -0.5}``; 0 or absent = keep; see the module docstring.
+        strengths: ``{"Blond_Hair": 1.0, "Male": -0.5}``; 0 or absent = keep; see the module docstring. When
+            every strength is 0 nothing is asked to change, and the images come back unchanged (a copy,
+            without running the network: a generator asked for an image's own labels only approximates it).
         source: the images' own attributes: ``None`` (detected by the discriminator's classifier), a
             ``{name: value}`` dict (missing names detected), or labels [B, c_dim] / [c_dim].
         options: passed to ``translate`` (device, precision, tiled, …).
@@ -131,6 +133,12 @@ def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = No
         x, back = im.check_bhwc(images), None
     batch = x.shape[0]
     lab = _labels_from(source, model, batch)
+    bad = [k for k in strengths if k not in model.attributes]
+    if bad:
+        raise ValueError(f"unknown attribute(s) {bad}; this model's attributes are {model.attributes}")
+    if not any(float(v) for v in strengths.values()):
+        out = x.clone()
+        return back(out) if back is not None else out
     if lab is None:
         if isinstance(source, Mapping) and model.discriminator is None:
             if len(source) != len(model.attributes):

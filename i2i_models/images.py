@@ -136,11 +136,12 @@ def crop(y: torch.Tensor, pads: Sequence[int], extra: int = 0) -> torch.Tensor:
     return y[..., top:H - bottom, left:W - right]
 
 
-def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize [B, H, W, C] in [0, 1] to ``size`` = (H', W'): bicubic, antialiased when shrinking, clamped."""
+def resize_to(x: torch.Tensor, size: tuple[int, int], clamp: bool = True) -> torch.Tensor:
+    """Resize [B, H, W, C] to ``size`` = (H', W'): bicubic, antialiased when shrinking; clamped to [0, 1]
+    unless ``clamp=False`` (for signed differences)."""
     y = F.interpolate(x.permute(0, 3, 1, 2), size=tuple(int(s) for s in size), mode="bicubic", align_corners=False,
                       antialias=True)
-    return y.clamp(0, 1).permute(0, 2, 3, 1)
+    return (y.clamp(0, 1) if clamp else y).permute(0, 2, 3, 1)
 
 
 def resize_short_side(x: torch.Tensor, short: int) -> torch.Tensor:

@@ -152,7 +152,8 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
               channels_last: bool | None = None, compile: bool = False, tiled: bool | None = None,
               tile_bytes: int = 64 << 20, memory_budget: int | None = None, batchnorm: str = "running",
               dropout: bool = False, seed: int | None = None, working_size: int | None = None,
-              progress: Callable[[int, int], None] | None = None, spill_dir: str | None = None):
+              keep_detail: bool = False, progress: Callable[[int, int], None] | None = None,
+              spill_dir: str | None = None):
     """Translate images with a pix2pix, CycleGAN or StarGAN model.
 
     Args:
@@ -181,6 +182,10 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
         working_size: run the network with the image's shorter side resized to this many pixels (e.g. the
             model's training size, ``model.config["image_size"]``), then resize the result back (bicubic,
             antialiased); ``None`` (default) runs at the image's own size.
+        keep_detail: with ``working_size``, add the network's *change* (its output minus its input, at the
+            working size) resized to the image, to the image itself, instead of resizing the output: what the
+            translation leaves alone keeps the image's full resolution (StarGAN edits). Needs the model's
+            input and output to have the same channels; otherwise the output is resized as usual.
         progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
         spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
 
@@ -214,6 +219,7 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
     out_c = im.output_channels(colour.shape[-1], net.output_nc)
     inp = im.adapt_input(colour, net.input_nc)
     out_size = inp.shape[1:3]
+    full = inp
     if working_size:
         inp = im.resize_short_side(inp, int(working_size))
     B, H, W = inp.shape[:3]
@@ -264,7 +270,11 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
     finally:
         net.train(was_training)
     if tuple(result.shape[1:3]) != tuple(out_size):
-        result = im.resize_to(result, out_size)
+        if keep_detail and result.shape[-1] == inp.shape[-1]:
+            delta = result - inp.to(result.device, torch.float32)
+            result = (full.to(result.device, torch.float32) + im.resize_to(delta, out_size, clamp=False)).clamp_(0, 1)
+        else:
+            result = im.resize_to(result, out_size)
     if alpha is not None:
         result = torch.cat([result, alpha.to(result.device)], -1)
     result = im.from_unit_float(result, out_dtype)

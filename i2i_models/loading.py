@@ -68,25 +68,71 @@ def _domains_from_name(*names: str) -> dict[str, str] | None:
     return None
 
 
-def resolve(source: str | os.PathLike, *, revision: str | None = None, local_dir: str | os.PathLike | None = None) -> Path:
+def looks_local(text: str) -> bool:
+    """Whether ``text`` names a local file or folder rather than a Hub repo: it starts with ``.``, ``/``,
+    ``~`` or a drive letter, uses backslashes, its first component exists here (``runs/nope`` when
+    ``runs/`` exists), or it is ``name/file`` with a weights suffix (a Hub repo id has no file suffix).
+    ``hf://org/name/file.pth`` always means the Hub."""
+    if text.startswith("hf://"):
+        return False
+    if text.startswith((".", "/", "~")) or "\\" in text or re.match(r"^[A-Za-z]:", text):
+        return True
+    parts = [p for p in text.split("/") if p]
+    if not parts:
+        return True
+    if Path(parts[0]).expanduser().exists():
+        return True
+    return len(parts) == 2 and parts[1].lower().endswith(WEIGHT_SUFFIXES + (".json",))
+
+
+def missing_path_message(text: str) -> str:
+    """"not an existing file or folder", with the deepest part of the path that exists and close names in it."""
+    import difflib
+
+    path = Path(text).expanduser()
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    msg = f"{text!r} is not an existing file or folder"
+    if parent.exists() and parent.is_dir() and str(parent) not in (".", ""):
+        msg += f" ({parent} exists"
+        try:
+            names = sorted(p.name for p in parent.iterdir())
+        except OSError:
+            names = []
+        close = difflib.get_close_matches(path.relative_to(parent).parts[0] if path.is_relative_to(parent) else path.name,
+                                          names, n=3, cutoff=0.6)
+        msg += f"; did you mean {', '.join(repr(str(parent / c)) for c in close)}?)" if close else ")"
+    return msg + ". A Hub repo is written org/name (hf://org/name/file.pth for one file of a repo)"
+
+
+def resolve(source: str | os.PathLike, *, revision: str | None = None, local_dir: str | os.PathLike | None = None,
+            progress=None) -> Path:
     """Turn ``source`` into a local file or folder, downloading from the Hub when it is a repo id.
 
     Accepts a local file, a local folder, ``owner/name`` (a Hub repo), ``owner/name/path/in/repo.pth``
-    (one file of a Hub repo) and the same with an ``hf://`` prefix. Local paths win over Hub ids.
-    Raises ``ModelNotFoundError``.
+    (one file of a Hub repo), the same with an ``hf://`` prefix, and ``@revision`` after a repo id.
+    Local paths win over Hub ids; a source that looks like a local path (:func:`looks_local`) but does not
+    exist is reported as a missing file or folder, never tried on the Hub. ``progress(bytes_done,
+    bytes_total)`` is passed to the Hub download. Raises ``ModelNotFoundError`` (and ``DownloadError``, see
+    :func:`i2i_models.hub.download`).
     """
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.exists():
         return path
-    if text.startswith("hf://"):
-        text = text[5:]
-    if hub.is_hub_id(text):
-        parts = text.split("/")
-        repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or None
-        return hub.download(repo_id, revision=revision, filename=filename, local_dir=local_dir)
-    raise ModelNotFoundError(f"{os.fspath(source)!r} is not an existing file or folder, nor a Hub repo id like "
-                             f"'owner/name'")
+    if looks_local(text):
+        raise ModelNotFoundError(missing_path_message(text))
+    try:
+        repo_id, filename, rev = hub.split_source(text)
+    except ValueError:
+        raise ModelNotFoundError(f"{text!r} is not an existing file or folder, nor a Hub repo id like "
+                                 f"'owner/name'") from None
+    try:
+        return hub.download(repo_id, revision=revision or rev, filename=filename, local_dir=local_dir,
+                            progress=progress)
+    except ModelNotFoundError as e:
+        raise ModelNotFoundError(f"{text!r} is no local file or folder, so it was taken for a Hub repo id: {e}") from None
 
 
 def load(source: str | os.PathLike, *, family: str | None = None, revision: str | None = None,

@@ -7,8 +7,8 @@ from comfy_api.latest import io
 
 from ..i2i_models import translate
 from . import models
-from .common import (CATEGORY, HAS_DYNAMIC_COMBO, CycleGANModelType, hub_repo_input, model_combo, precision_input,
-                     working_size_input)
+from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, CycleGANModelType, hub_repo_input, load_model, model_combo,
+                     model_input, precision_input, working_size_input)
 from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
@@ -33,34 +33,23 @@ class LoadCycleGAN(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         if HAS_DYNAMIC_COMBO:
-            options = [io.DynamicCombo.Option(c.key, [io.Combo.Input(
-                "direction", options=[models.direction_label(c.domains, d) for d in c.directions], tooltip=DIRECTION_TIP)])
-                for c in models.choices("cyclegan")]
-            options.append(io.DynamicCombo.Option(models.HUB_OPTION, [
-                io.String.Input("repo_id", default="", tooltip="A Hugging Face repo id (org/name or org/name/file.pth)."),
-                io.Combo.Input("direction", options=GENERIC, tooltip=DIRECTION_TIP)]))
-            inputs = [io.DynamicCombo.Input(
-                "model", options=options,
-                tooltip=f"A CycleGAN model: files and folders in models/{models.FOLDER}, then known public models "
-                        f"(downloaded there on first use), or any Hub repo.")]
+            inputs = [model_input("cyclegan", "model", lambda c: [io.Combo.Input(
+                "direction", options=[models.direction_label(c.domains, d) for d in c.directions], tooltip=DIRECTION_TIP)],
+                [io.Combo.Input("direction", options=GENERIC, tooltip=DIRECTION_TIP)])]
         else:  # ComfyUI without DynamicCombo: a plain list, a generic direction and a Hub field
             inputs = [model_combo("cyclegan"), io.Combo.Input("direction", options=GENERIC, tooltip=DIRECTION_TIP),
                       hub_repo_input()]
         return io.Schema(
             node_id="I2I_LoadCycleGAN", display_name="Load CycleGAN Model", category=CATEGORY,
             description="Load a CycleGAN translator and choose its direction (e.g. horse → zebra).",
-            inputs=inputs, outputs=[CycleGANModelType.Output(display_name="cyclegan_model")])
+            inputs=inputs, hidden=HIDDEN, outputs=[CycleGANModelType.Output(display_name="cyclegan_model")])
 
     @classmethod
     def execute(cls, model=None, model_name: str = "", direction: str = "A → B", hub_repo: str = "") -> io.NodeOutput:
-        if isinstance(model, dict):  # DynamicCombo value: {"model": key, "direction": ..., ["repo_id": ...]}
-            key = model["model"]
-            hub_repo = model.get("repo_id", "") if key == models.HUB_OPTION else ""
-            if key == models.HUB_OPTION and not hub_repo.strip():
-                raise ValueError("type a Hugging Face repo id (org/name) into repo_id, or pick a listed model")
-            direction, model_name = model.get("direction", "A → B"), key
-        bundle = models.load_choice(model_name, "cyclegan", hub_repo or "")
-        return io.NodeOutput(ModelHandle(bundle, hub_repo or model_name, _direction(bundle, direction)))
+        value = model if model is not None else model_name
+        bundle, label, children = load_model(cls, value, "model", "cyclegan", hub_repo or "")
+        direction = children.get("direction", direction)
+        return io.NodeOutput(ModelHandle(bundle, label, _direction(bundle, direction)))
 
 
 class CycleGANTranslate(io.ComfyNode):
@@ -90,4 +79,4 @@ class CycleGANTranslate(io.ComfyNode):
                 raise ValueError(f"reverse asks for {label}, but {cyclegan_model.name} has only one generator; "
                                  f"turn reverse off or load a checkpoint with both")
         return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction,
-                                 working_size=resolve_size(cyclegan_model.model, working_size)))
+                                 **resolve_size(cyclegan_model.model, working_size)))

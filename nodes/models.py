@@ -5,21 +5,25 @@ Models live in ComfyUI's ``models/i2i_gans`` (registered with ``folder_paths``; 
 (``my-run/`` for a model folder, ``horse2zebra.pth`` for a file) or a catalog key
 (``official/cyclegan/horse2zebra``, ``hub/huggan/pix2pix-maps``), fetched into the folder on first use
 and found there afterwards without the network.
+
+Nothing here keeps a model alive: every load builds a fresh bundle, which the node hands to ComfyUI
+(its output cache and model management decide how long it lives). Only the cheap list metadata
+(family, domains, attributes: no tensors) is remembered, keyed by path and modification time.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable
 
 import folder_paths
 
 from ..i2i_models import catalog, load, peek
-from ..i2i_models.bundles import I2IModel
+from ..i2i_models.bundles import REPO_URL, I2IModel
+from ..i2i_models.errors import ModelNotFoundError
 from ..i2i_models.state_dicts import WEIGHT_SUFFIXES
 
 log = logging.getLogger("comfyui-i2i-gans")
@@ -27,6 +31,7 @@ log = logging.getLogger("comfyui-i2i-gans")
 FOLDER = "i2i_gans"
 EXTENSIONS = set(WEIGHT_SUFFIXES) | {".json"}
 HUB_OPTION = "Hub repo…"
+HUB_SYNTAX = "org/name, org/name/file.pth or org/name@revision"
 
 
 PACK_MODELS = Path(__file__).resolve().parent.parent / "example_workflows" / "models"
@@ -89,51 +94,62 @@ def _scan(base: Path) -> list[str]:
     return out
 
 
-_info_cache: dict[tuple[str, float], dict[str, Any]] = {}
+_info_cache: dict[tuple[str, float], tuple[dict[str, Any] | None, str | None]] = {}
 
 
-def local_info(path: Path) -> dict[str, Any] | None:
-    """``i2i_models.peek`` of a local model, cached by modification time; ``None`` if unreadable."""
+def _mtime(path: Path) -> float:
+    return max((p.stat().st_mtime for p in ([path] + (list(path.iterdir()) if path.is_dir() else []))), default=0.0)
+
+
+def local_info(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``(i2i_models.peek(path), None)`` for a readable local model, ``(None, reason)`` for a damaged one;
+    remembered by path and modification time (metadata only, no tensors)."""
     try:
-        mtime = max((p.stat().st_mtime for p in ([path] + (list(path.iterdir()) if path.is_dir() else [])))
-                    , default=0.0)
-    except OSError:
-        return None
-    key = (str(path), mtime)
+        key = (str(path), _mtime(path))
+    except OSError as e:
+        return None, str(e)
     if key not in _info_cache:
         try:
-            _info_cache[key] = peek(path)
+            _info_cache[key] = (peek(path), None)
         except Exception as e:  # a broken file must not break the node list
-            log.warning("i2i_gans: skipping %s: %s", path, str(e).splitlines()[0])
-            _info_cache[key] = None
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            log.warning("i2i_gans: %s cannot be loaded: %s", path, reason)
+            _info_cache[key] = (None, reason)
     return _info_cache[key]
 
 
 @dataclass
 class Choice:
-    """One selectable model: its list key, family and what the UI shows about it."""
+    """One selectable model: its list key, family and what the UI shows about it. ``error`` is set for a
+    damaged file (listed under every family, so the artist sees it and, on choosing it, why it fails)."""
 
     key: str
     family: str
     domains: dict[str, str] = field(default_factory=lambda: {"A": "A", "B": "B"})
     directions: list[str] = field(default_factory=lambda: ["AtoB"])
     attributes: list[str] = field(default_factory=list)
+    error: str | None = None
+    path: Path | None = None
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 def choices(family: str) -> list[Choice]:
-    """Local models of ``family`` (first) and the catalog's known models of it."""
+    """Local models of ``family`` (first), damaged local files (any family) and the catalog's models."""
     out: list[Choice] = []
     seen = set()
     for base in model_dirs():
         for rel in _scan(base):
             if rel in seen:
                 continue
-            info = local_info(base / rel)
-            if info is None or info["family"] != family:
+            info, error = local_info(base / rel)
+            if info is not None and info["family"] != family:
                 continue
             seen.add(rel)
+            if info is None:
+                out.append(Choice(rel, family, error=error, path=base / rel))
+                continue
             out.append(Choice(rel, family, info.get("domains") or {"A": "A", "B": "B"}, info.get("directions") or ["AtoB"],
-                              info.get("attributes") or []))
+                              info.get("attributes") or [], path=base / rel, config=info))
     for e in catalog.entries(family):
         d = {"A": e.domains[0], "B": e.domains[1]} if e.domains else {"A": "A", "B": "B"}
         out.append(Choice(e.key, family, d, ["AtoB"]))
@@ -145,39 +161,102 @@ def direction_label(choice_domains: dict[str, str], direction: str) -> str:
     return f"{a} → {b}" if direction == "AtoB" else f"{b} → {a}"
 
 
-def resolve_path(key: str, progress=None) -> tuple[Path, catalog.Entry | None]:
-    """The local path of a list key, fetching catalog models on first use."""
+# ------------------------------------------------------------------------------------------- provenance
+def source_of(choice: Choice) -> dict[str, Any] | None:
+    """Where a listed model can be obtained, for the workflow's metadata (see ``web/js/i2i_gans.js``):
+    a catalog entry (``{"catalog", "url"}``), a model that ships with this pack (``{"pack", "url"}``), a
+    folder whose config names the Hub repo it was published to (``{"repo_id", "url"}``), else ``None``."""
+    entry = catalog.find(choice.key)
+    if entry is not None:
+        return {"catalog": entry.key, "url": entry.url}
+    if choice.path is not None and PACK_MODELS in choice.path.parents:
+        return {"pack": "comfyui-i2i-gans", "url": f"{REPO_URL}/tree/main/example_workflows/models/{choice.key.rstrip('/')}"}
+    repo = (choice.config or {}).get("hub_repo")
+    if repo:
+        from ..i2i_models.hub import hub_url
+
+        return {"repo_id": repo, "url": hub_url(repo)}
+    return None
+
+
+def sources(family: str) -> dict[str, dict[str, Any]]:
+    """``{key: source}`` of every listed model of ``family`` that has one (:func:`source_of`)."""
+    return {c.key: s for c in choices(family) if (s := source_of(c)) is not None}
+
+
+def how_to_get(key: str, meta: dict[str, Any] | None) -> str:
+    """A sentence telling the artist how to get the model ``key``, from the workflow's saved metadata."""
+    src = (meta or {}).get("source") or {}
+    dest = model_dirs()[0] / key.rstrip("/")
+    if src.get("repo_id"):
+        rev = f"@{src['revision']}" if src.get("revision") else ""
+        return (f"This workflow says it comes from the Hub repo {src['repo_id']}{rev} ({src.get('url', '')}): choose "
+                f"'{HUB_OPTION}' in the model list and type {src['repo_id']}{rev}, or download it into {dest}")
+    if src.get("pack"):
+        return (f"It ships with the comfyui-i2i-gans node pack ({src.get('url', REPO_URL)}): update the pack "
+                f"(git pull in custom_nodes/comfyui-i2i-gans, or the Manager), or copy the folder into {dest}")
+    if src.get("url"):
+        return f"This workflow says it comes from {src['url']}: download it into {dest}"
+    return (f"Ask whoever shared the workflow where to get it and put it into {dest} (a model folder or a "
+            f"weights file), or choose another model")
+
+
+def missing_model_message(key: str, family: str, meta: dict[str, Any] | None = None) -> str:
+    """The error for a model a workflow names that is not installed: names it, where it was looked for,
+    and how to get it (never a silent fall-back to another model)."""
+    dirs = ", ".join(str(d) for d in model_dirs())
+    return (f"the {family} model {key!r} that this workflow names is not installed: it is not in the i2i_gans model "
+            f"folder(s) ({dirs}). {how_to_get(key, meta)}; then press R to refresh the node lists.")
+
+
+# ------------------------------------------------------------------------------------------- loading
+def _check_key(key: str, family: str) -> PurePosixPath:
+    rel = PurePosixPath(key.strip().rstrip("/"))
+    if not key.strip() or rel.is_absolute() or ".." in rel.parts or str(rel) in (".", ""):
+        raise ModelNotFoundError(f"no {family} model chosen (got {key!r}): pick one in the model list, or "
+                                 f"'{HUB_OPTION}' and a repo id ({HUB_SYNTAX})")
+    return rel
+
+
+def resolve_path(key: str, family: str = "model", progress: Callable[[int, int], None] | None = None,
+                 meta: dict[str, Any] | None = None) -> tuple[Path, catalog.Entry | None]:
+    """The local path of a list key, fetching catalog models on first use.
+
+    Only a model folder or weights file *under* a model folder answers to a key: an empty key or the
+    model folder itself never loads whatever it happens to contain. Raises ``ModelNotFoundError`` naming
+    the key and how to get it (from the workflow's saved metadata ``meta``, when it has some)."""
     entry = catalog.find(key)
     if entry is not None:
         return catalog.fetch(entry, download_dir(), progress=progress), entry
+    rel = _check_key(key, family)
     for base in model_dirs():
-        p = base / key.rstrip("/")
-        if p.exists():
+        p = base / rel
+        if p.is_file() or (p.is_dir() and _is_model_dir(p)):
             return p, None
-    raise FileNotFoundError(f"model {key!r} is not in the i2i_gans model folder(s) {[str(d) for d in model_dirs()]}; "
-                            f"refresh the node list (R) or put the model there")
+    raise ModelNotFoundError(missing_model_message(key, family, meta))
 
 
-_model_cache: "OrderedDict[tuple, I2IModel]" = OrderedDict()
-
-
-def load_choice(key: str, family: str, hub_repo: str = "", progress=None) -> I2IModel:
-    """Load a listed model (or a typed-in Hub repo id) as a bundle of ``family``; small LRU cache."""
+def load_choice(key: str, family: str, hub_repo: str = "", progress: Callable[[int, int], None] | None = None,
+                meta: dict[str, Any] | None = None) -> I2IModel:
+    """Load a listed model (or a typed-in Hub source ``org/name[/file][@revision]``) as a new bundle of
+    ``family``. ``progress(bytes_done, bytes_total)`` follows a download and may raise to cancel it.
+    Nothing is cached here: ComfyUI keeps the loader's output (and frees it) as it does for its own models.
+    Raises the library's errors (``ModelNotFoundError`` naming the model and how to get it, ...)."""
     if hub_repo.strip():
-        repo = hub_repo.strip()
-        entry = catalog.Entry(f"hub/{repo}", family, "hub", repo)
+        try:
+            entry = catalog.hub_entry(hub_repo, family)
+        except ValueError as e:
+            raise ValueError(f"{e} in repo_id") from None
         path = catalog.fetch(entry, download_dir(), progress=progress)
     else:
-        path, entry = resolve_path(key, progress)
-    stamp = max((p.stat().st_mtime for p in ([path] + (list(path.iterdir()) if path.is_dir() else []))), default=0.0)
-    ck = (str(path), stamp, family)
-    if ck in _model_cache:
-        _model_cache.move_to_end(ck)
-        return _model_cache[ck]
+        path, entry = resolve_path(key, family, progress, meta)
+        if entry is None:
+            info, error = local_info(path)
+            if info is None:
+                raise ModelNotFoundError(f"{key!r} in {path.parent} cannot be loaded: {error}. Replace or remove the "
+                                         f"file, then press R to refresh the node lists") if error else \
+                    ModelNotFoundError(f"{key!r} cannot be loaded")
     model = load(path, family=family)
     if entry is not None and entry.domains and model.config.get("domains", {}).get("A") in (None, "A"):
         model.config["domains"] = {"A": entry.domains[0], "B": entry.domains[1]}
-    _model_cache[ck] = model
-    while len(_model_cache) > 3:
-        _model_cache.popitem(last=False)
     return model

@@ -5,8 +5,8 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..i2i_models import translate
-from . import models
-from .common import (CATEGORY, Pix2PixModelType, hub_repo_input, model_combo, precision_input, working_size_input)
+from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, Pix2PixModelType, hub_repo_input, load_model, model_combo,
+                     model_input, precision_input, working_size_input)
 from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
@@ -14,16 +14,17 @@ from .runtime import ModelHandle, run
 class LoadPix2Pix(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
+        chooser = model_input("pix2pix", "model_name", lambda c: [], []) if HAS_DYNAMIC_COMBO else model_combo("pix2pix")
         return io.Schema(
             node_id="I2I_LoadPix2Pix", display_name="Load pix2pix Model", category=CATEGORY,
             description="Load a pix2pix translator (ours, junyanz .pth, HugGAN Hub repos, the papers' models).",
-            inputs=[model_combo("pix2pix"), hub_repo_input()],
+            inputs=[chooser, hub_repo_input()], hidden=HIDDEN,
             outputs=[Pix2PixModelType.Output(display_name="pix2pix_model")])
 
     @classmethod
-    def execute(cls, model_name: str, hub_repo: str = "") -> io.NodeOutput:
-        model = models.load_choice(model_name, "pix2pix", hub_repo or "")
-        return io.NodeOutput(ModelHandle(model, hub_repo or model_name))
+    def execute(cls, model_name=None, hub_repo: str = "") -> io.NodeOutput:
+        model, label, _ = load_model(cls, model_name, "model_name", "pix2pix", hub_repo or "")
+        return io.NodeOutput(ModelHandle(model, label))
 
 
 class Pix2PixTranslate(io.ComfyNode):
@@ -49,6 +50,5 @@ class Pix2PixTranslate(io.ComfyNode):
     def execute(cls, pix2pix_model: ModelHandle, image, test_time_dropout: bool = False, seed: int = 0,
                 working_size: str = "image", precision: str = "auto") -> io.NodeOutput:
         out = run(pix2pix_model, translate, image, precision, dropout=bool(test_time_dropout),
-                  seed=int(seed) if test_time_dropout else None,
-                  working_size=resolve_size(pix2pix_model.model, working_size))
+                  seed=int(seed) if test_time_dropout else None, **resolve_size(pix2pix_model.model, working_size))
         return io.NodeOutput(out)

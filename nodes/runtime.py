@@ -19,7 +19,12 @@ MIN_TILE_BYTES = 2 << 20
 
 @dataclass
 class ModelHandle:
-    """What flows between our nodes: a bundle, its ComfyUI ``ModelPatcher`` and per-node choices."""
+    """What flows between our nodes: a bundle, its ComfyUI ``ModelPatcher`` and per-node choices.
+
+    The handle owns the bundle; nothing else in the pack keeps it. ComfyUI's output cache holds the
+    loader's handle (so *Free model and node cache*, ``--cache-lru``/``--cache-ram`` and a prompt that no
+    longer uses the model release it), and ``load_models_gpu`` manages where its weights are while it runs.
+    """
 
     model: I2IModel
     name: str
@@ -28,9 +33,13 @@ class ModelHandle:
 
     def __post_init__(self):
         if self.patcher is None:
-            size = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
             self.patcher = comfy.model_patcher.ModelPatcher(self.model, load_device=mm.get_torch_device(),
-                                                            offload_device=mm.unet_offload_device(), size=size)
+                                                            offload_device=mm.unet_offload_device(),
+                                                            size=self.get_ram_usage())
+
+    def get_ram_usage(self) -> int:
+        """Bytes of the bundle's weights and buffers (what ComfyUI's RAM-pressure cache weighs it by)."""
+        return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
 
 
 def precision_for(device: torch.device, choice: str = "auto") -> str:
@@ -56,6 +65,17 @@ def progress_bar() -> Callable[[int, int], None]:
         if bar is None or bar.total != total:
             bar = state["bar"] = comfy.utils.ProgressBar(total)
         bar.update_absolute(done, total)
+    return progress
+
+
+def download_progress() -> Callable[[int, int], None]:
+    """``progress(bytes_done, bytes_total)`` for model downloads: a ComfyUI progress bar on the loader node
+    (total 0 = unknown size) that raises ComfyUI's interrupt when the user presses Cancel, which stops the
+    download (the library removes what it had written)."""
+    bar_progress = progress_bar()
+
+    def progress(done: int, total: int) -> None:
+        bar_progress(min(done, total) if total else done, total if total else done + (1 << 20))
     return progress
 
 

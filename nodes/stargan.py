@@ -6,12 +6,10 @@ from comfy_api.latest import io
 
 from ..i2i_models import edit, predict_attributes
 from ..i2i_models.editing import parse_attribute_text
-from . import models
-from .common import CATEGORY, HAS_DYNAMIC_COMBO, model_combo, precision_input, working_size_input
+from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, KEEP_DETAIL, load_model, model_combo, model_input, precision_input,
+                     working_size_input)
 from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
-
-_handles: dict[int, ModelHandle] = {}
 
 
 def slider(name: str) -> io.Float.Input:
@@ -27,51 +25,36 @@ class StarGANEdit(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         if HAS_DYNAMIC_COMBO:
-            options = [io.DynamicCombo.Option(c.key, [slider(a) for a in c.attributes]) for c in models.choices("stargan")]
-            options.append(io.DynamicCombo.Option(models.HUB_OPTION, [
-                io.String.Input("repo_id", default="", tooltip="A Hugging Face repo id (org/name)."),
-                io.String.Input("strengths", default="", tooltip=STRENGTHS_TIP)]))
-            model_inputs = [io.DynamicCombo.Input(
-                "model", options=options,
-                tooltip=f"A StarGAN model in models/{models.FOLDER} (or a Hub repo); shows one slider per attribute.")]
+            model_inputs = [model_input("stargan", "model", lambda c: [slider(a) for a in c.attributes],
+                                        [io.String.Input("strengths", default="", tooltip=STRENGTHS_TIP)])]
         else:
             model_inputs = [model_combo("stargan"), io.String.Input("strengths", default="", tooltip=STRENGTHS_TIP)]
         return io.Schema(
             node_id="I2I_StarGANEdit", display_name="StarGAN Edit Attributes", category=CATEGORY,
-            description="Move attributes of images with a StarGAN model. Strengths are relative to the image's own "
-                        "attributes, which the model's discriminator detects unless you give them.",
+            description="Move attributes of images with a StarGAN model: one slider per attribute, 0 keeps it, +1 "
+                        "turns it fully on, -1 fully off, relative to the image's own attributes, which the model's "
+                        "discriminator detects unless you give them. All sliders at 0 return the image unchanged.",
             inputs=[io.Image.Input("image", tooltip="Images to edit, any size; alpha passes through."), *model_inputs,
                     io.String.Input("source_attributes", default="", optional=True,
                                     tooltip="The images' own attributes if you know them (e.g. Male=1, Young=0); "
                                             "empty: detected by the model's discriminator."),
-                    working_size_input("model"), precision_input()],
+                    working_size_input(KEEP_DETAIL), precision_input()],
+            hidden=HIDDEN,
             outputs=[io.Image.Output(display_name="image"),
                      io.String.Output(display_name="attributes", tooltip="Attributes detected in each input image.")])
 
     @classmethod
     def execute(cls, image, model=None, model_name: str = "", strengths: str = "", source_attributes: str = "",
-                working_size: str = "model", precision: str = "auto") -> io.NodeOutput:
-        hub_repo = ""
-        if isinstance(model, dict):
-            model_name = model["model"]
-            if model_name == models.HUB_OPTION:
-                hub_repo, strengths = model.get("repo_id", ""), model.get("strengths", "")
-                if not hub_repo.strip():
-                    raise ValueError("type a Hugging Face repo id (org/name) into repo_id, or pick a listed model")
-                values = None
-            else:
-                values = {k: float(v) for k, v in model.items() if k != "model"}
+                working_size: str = KEEP_DETAIL, precision: str = "auto") -> io.NodeOutput:
+        value = model if model is not None else model_name
+        bundle, label, children = load_model(cls, value, "model", "stargan")
+        if "strengths" in children or not isinstance(value, dict):
+            values = parse_attribute_text(children.get("strengths", strengths) or "", bundle.attributes)
         else:
-            values = None
-        bundle = models.load_choice(model_name, "stargan", hub_repo)
-        if values is None:
-            values = parse_attribute_text(strengths or "", bundle.attributes)
+            values = {k: float(v) for k, v in children.items()}
         source = parse_attribute_text(source_attributes, bundle.attributes) if source_attributes.strip() else None
-        handle = _handles.get(id(bundle))
-        if handle is None or handle.model is not bundle:
-            handle = _handles[id(bundle)] = ModelHandle(bundle, hub_repo or model_name)
-        out = run(handle, edit, image, precision, strengths=values, source=source,
-                  working_size=resolve_size(bundle, working_size))
+        handle = ModelHandle(bundle, label)  # this node loads its own model: it lives for this run only
+        out = run(handle, edit, image, precision, strengths=values, source=source, **resolve_size(bundle, working_size))
         return io.NodeOutput(out, _describe(bundle, image))
 
 

@@ -86,7 +86,11 @@ def test_model_lists_by_family_with_domain_names(pack):
     randomize_(star).save(root / "faces")
     cg = {c.key: c for c in pack.models.choices("cyclegan")}
     assert {"horse2zebra/", "cats-dogs/", "official/cyclegan/horse2zebra", "hub/huggan/sim2real_cyclegan"} <= set(cg)
-    assert "facades_label2photo.pth" not in cg and "faces/" not in cg and "broken.pth" not in cg
+    assert "facades_label2photo.pth" not in cg and "faces/" not in cg
+    # a damaged file stays visible in every list, and choosing it says why it cannot load
+    assert "html" in cg["broken.pth"].error.lower() and "broken.pth" in [c.key for c in pack.models.choices("pix2pix")]
+    with pytest.raises(pack.lib.I2IError, match="broken.pth.*cannot be loaded.*HTML"):
+        pack.LoadCycleGAN.execute(model={"model": "broken.pth"})
     p2p = [c.key for c in pack.models.choices("pix2pix")]
     assert "facades_label2photo.pth" in p2p and "official/pix2pix/edges2shoes" in p2p
     schema = pack.LoadCycleGAN.define_schema()
@@ -132,10 +136,17 @@ def test_stargan_edit_node(pack):
     y, text = out(res, 0), out(res, 1)
     model = pack.models.load_choice("faces/", "stargan")
     torch.testing.assert_close(y, pack.lib.edit(model, img, {"Man": 0.0, "Woman": 1.0, "Smile": -0.5}))
-    # default: run at the model's training size (32 px here) and resize back
+    # default: run at the model's training size (32 px here) and apply the change to the full-size image
     y32 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5}))
     assert y32.shape == img.shape
+    torch.testing.assert_close(y32, pack.lib.edit(model, img, {"Man": 0.0, "Woman": 1.0, "Smile": -0.5}, working_size=32,
+                                                   keep_detail=True))
+    y32 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5},
+                                       working_size="model"))  # resize the result back, as before
     torch.testing.assert_close(y32, pack.lib.edit(model, img, {"Man": 0.0, "Woman": 1.0, "Smile": -0.5}, working_size=32))
+    # every slider at 0: the image comes back unchanged
+    y0 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 0.0, "Smile": 0.0}))
+    assert torch.equal(y0, img)
     assert text.startswith("image 1: Man ") and "image 2:" in text
     y2 = out(pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 1.0, "Smile": -0.5},
                                       source_attributes="Man=1, Woman=0, Smile=1", working_size="image"))
@@ -172,7 +183,6 @@ def test_official_models_download_once_then_load_offline(pack, official_server):
     handle = out(pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"}))
     assert target.is_file() and handle.model.domains == {"A": "photo", "B": "monet"}
     official_server.shutdown()  # the network is gone: found in the model folder
-    pack.models._model_cache.clear()
     handle = out(pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"}))
     assert handle.direction == "AtoB"
 
@@ -196,7 +206,6 @@ def test_hub_repo_is_downloaded_into_the_model_folder_and_reused(pack, hub):
     folder = pack.models_root / "hub" / repo.replace("/", "--")
     assert (folder / "model.safetensors").is_file() and handle.model.domains["A"] == "day"
     n = len(hub.request_log)
-    pack.models._model_cache.clear()
     out(pack.LoadCycleGAN.execute(model={"model": pack.models.HUB_OPTION, "repo_id": repo, "direction": "A → B"}))
     assert len(hub.request_log) == n  # found in the model folder without touching the network
     with pytest.raises(pack.lib.ModelNotFoundError, match="not found"):
