@@ -32,8 +32,8 @@ if __name__ == "__main__":
     run("pix2pix_line2color", MODELS / "emoji-line2color-pix2pix", "i2i_line_art.png", "pix2pix: line art -> colour")
     run("cyclegan_twemoji2noto", MODELS / "emoji-twemoji2noto-cyclegan", "i2i_twemoji.png", "CycleGAN: twemoji -> noto")
     run("stargan_edit_people", MODELS / "emoji-people-stargan", "i2i_person.png", "StarGAN: Woman +1, Skin_Dark +1 (label-free)",
-        strengths={"Woman": 1.0, "Skin_Dark": 1.0}, working_size=64)
-    img = Image.open(EX / "i2i_twemoji.png").convert("RGB").resize((256, 256))
+        strengths={"Woman": 1.0, "Skin_Dark": 1.0}, working_size=64, keep_detail=True)
+    img = Image.open(EX / "i2i_horse.png").convert("RGB").resize((256, 256))
     c = Image.new("RGB", (572, 296), "white"); c.paste(img, (10, 10))
     d = ImageDraw.Draw(c)
     d.text((290, 100), "official/cyclegan/horse2zebra", fill="black")

@@ -184,7 +184,7 @@ def download_url(url: str, dest: Path, *, progress: Callable[[int, int], None] |
                  timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` atomically (``dest.part`` + rename after a size and readability check).
 
-    ``progress(bytes_done, bytes_total)`` (total 0 when the server sends no length) is called per MiB and
+    ``progress(bytes_done, bytes_total)`` (total 0 when the server sends no length) is called per 256 KiB and
     may raise to cancel; the ``.part`` file is removed whatever ends the download early. Raises
     :class:`ModelNotFoundError` (HTTP 404) or :class:`DownloadError` (anything else)."""
     from .state_dicts import read_state_dict
@@ -198,7 +198,7 @@ def download_url(url: str, dest: Path, *, progress: Callable[[int, int], None] |
             total = int(r.headers.get("Content-Length") or 0)
             done = 0
             while True:
-                chunk = r.read(1 << 20)
+                chunk = r.read(256 << 10)
                 if not chunk:
                     break
                 f.write(chunk)

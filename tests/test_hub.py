@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,64 @@ def test_a_broken_server_makes_the_round_trip_fail(hub, fault, error):
     hub.fault = fault
     with pytest.raises(error):
         i2i_models.load(repo)
+
+
+def test_a_missing_repo_is_told_apart_from_an_unreachable_hub_in_seconds(hub, tmp_path):
+    """One metadata request decides: a repo the Hub does not have fails at once ("was not found", one
+    request); a Hub that cannot be reached fails in seconds ("could not be reached"), not after a minute of
+    retries; neither leaves anything in the folder it would have downloaded into."""
+    n = len(hub.request_log)
+    t0 = time.time()
+    with pytest.raises(i2i_models.ModelNotFoundError, match="was not found"):
+        i2i_models.hub.download(hub.repo_id("nope"), local_dir=tmp_path / "into")
+    assert time.time() - t0 < 5 and len(hub.request_log) - n == 1
+    assert not (tmp_path / "into").exists()
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{dead}")
+    code = "import i2i_models, time; t = time.time()\ntry:\n i2i_models.load('nobody/does-not-exist')\n" \
+           "except i2i_models.ModelNotFoundError as e: print(round(time.time() - t, 1), e)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    took, _, msg = out.stdout.strip().partition(" ")
+    assert "could not be reached" in msg and "nobody/does-not-exist" in msg and float(took) < 10, out.stdout + out.stderr
+
+
+def test_hub_download_progress_and_cancel_leave_no_half_model(hub, tmp_path):
+    from i2i_models import catalog
+
+    repo = hub.repo_id("progress")
+    model = randomize_(CLASSES["cyclegan"](CONFIGS["cyclegan"]))
+    model.push_to_hub(repo)
+    entry = catalog.hub_entry(repo, "cyclegan")
+
+    class Cancel(Exception):
+        pass
+
+    def cancel(done, total):
+        raise Cancel
+
+    with pytest.raises(Cancel):
+        catalog.fetch(entry, tmp_path, progress=cancel)
+    assert not (tmp_path / "hub").exists()  # the repo folder (and the hub/ folder) this call made are gone
+    seen = []
+    folder = catalog.fetch(entry, tmp_path, progress=lambda d, t: seen.append((d, t)))
+    assert seen and seen[-1][0] == seen[-1][1] == (folder / "model.safetensors").stat().st_size
+    assert digest(i2i_models.load(folder)) == digest(model)
+    pinned = catalog.hub_entry(f"{repo}@main", "cyclegan")  # a revision gets its own folder
+    assert catalog.fetch(pinned, tmp_path).name.endswith("@main")
+
+
+def test_sources_that_look_local_are_reported_as_missing_paths_not_tried_on_the_hub(hub, tmp_path, monkeypatch):
+    (tmp_path / "runs" / "pix2pix-demo").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    n = len(hub.request_log)
+    for src, hint in (("runs/pix2pix-dem", "did you mean 'runs/pix2pix-demo'"), ("./nope", "not an existing file"),
+                      ("runs/nope", "runs exists"), ("models/g.pth", "not an existing file"),
+                      (str(tmp_path / "missing" / "x.pth"), "not an existing file")):
+        with pytest.raises(i2i_models.ModelNotFoundError, match="not an existing file or folder") as e:
+            i2i_models.load(src)
+        assert hint in str(e.value), (src, str(e.value))
+    assert len(hub.request_log) == n  # nothing was asked of the Hub
+    with pytest.raises(i2i_models.ModelNotFoundError, match="taken for a Hub repo id.*was not found"):
+        i2i_models.load("nobody/nothing")  # not local-looking: tried on the Hub, and the message says so

@@ -242,3 +242,80 @@ def test_published_example_models_are_listed_and_edit_a_real_emoji(pack):
     y, text = out(res, 0), out(res, 1)
     assert y.shape == img.shape and (y - img).abs().mean() > 0.02  # the edit changes the image
     assert text.startswith("image 1: ") and "Man" in text  # label-free: the detected attributes
+
+
+def _with_hidden(node_cls, prompt: dict, uid: str, workflow: dict | None = None):
+    """The node class as ComfyUI runs it: with the hidden PROMPT / UNIQUE_ID / EXTRA_PNGINFO it declared."""
+    from types import SimpleNamespace
+
+    hidden = SimpleNamespace(prompt=prompt, unique_id=uid, extra_pnginfo={"workflow": workflow} if workflow else None)
+    return type(node_cls.__name__, (node_cls,), {"hidden": hidden})
+
+
+def test_a_missing_model_is_named_and_never_replaced_by_a_loose_file(pack):
+    """ComfyUI drops a DynamicCombo value that is not among the options before ``execute``; the loader used
+    to load the model folder itself then (its one loose weights file). Now: an error naming the model, the
+    folders, and how to get it from the workflow's saved metadata."""
+    shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", pack.models_root / "stray_net_G.pth")
+    prompt = {"7": {"class_type": "I2I_LoadCycleGAN", "inputs": {"model": "their-cyclegan/", "model.direction": "x → y"}}}
+    with pytest.raises(pack.lib.ModelNotFoundError) as e:
+        _with_hidden(pack.LoadCycleGAN, prompt, "7").execute(model=None)
+    msg = str(e.value)
+    assert "their-cyclegan/" in msg and "not installed" in msg and str(pack.models_root) in msg
+    wf = {"nodes": [{"id": 7, "properties": {"i2i_gans": {"model": "their-cyclegan/", "source": {
+        "repo_id": "someone/their-cyclegan", "revision": "v2", "url": "https://huggingface.co/someone/their-cyclegan"}}}}]}
+    with pytest.raises(pack.lib.ModelNotFoundError, match=r"Hub repo someone/their-cyclegan@v2.*'Hub repo…'"):
+        _with_hidden(pack.LoadCycleGAN, prompt, "7", wf).execute(model=None)
+    with pytest.raises(pack.lib.ModelNotFoundError, match="no cyclegan model chosen"):
+        pack.LoadCycleGAN.execute(model=None)  # no key at all: never the folder's loose file
+    for bad in ("", ".", "../models", "/etc"):
+        with pytest.raises(pack.lib.ModelNotFoundError):
+            pack.models.resolve_path(bad, "cyclegan")
+    star = {"3": {"class_type": "I2I_StarGANEdit", "inputs": {"model": "their-faces/", "model.Smile": 1.0}}}
+    with pytest.raises(pack.lib.ModelNotFoundError, match="their-faces/"):
+        _with_hidden(pack.StarGANEdit, star, "3").execute(torch.rand(1, 8, 8, 3), model=None)
+    with pytest.raises(pack.lib.ModelNotFoundError, match="my-run/"):
+        pack.LoadPix2Pix.execute({"model_name": "my-run/"})
+    (pack.models_root / "stray_net_G.pth").unlink()
+
+
+def test_pix2pix_loader_takes_hub_repos_like_the_others(pack, hub):
+    repo = hub.repo_id("p2p")
+    model = randomize_(pack.lib.Pix2PixModel({"networks": {"generator": {"arch": "unet", "num_downs": 5, "ngf": 8}}}))
+    model.push_to_hub(repo)
+    handle = out(pack.LoadPix2Pix.execute({"model_name": pack.models.HUB_OPTION, "repo_id": repo}))
+    assert handle.name == repo and handle.model.family == "pix2pix"
+    legacy = out(pack.LoadPix2Pix.execute({"model_name": "emoji-line2color-pix2pix/"}, hub_repo=repo))
+    assert legacy.name == repo  # the old hub_repo input still wins, as it did
+    with pytest.raises(ValueError, match="repo_id"):
+        pack.LoadPix2Pix.execute({"model_name": pack.models.HUB_OPTION, "repo_id": " "})
+
+
+def test_official_download_reports_progress_and_cancel_leaves_no_file(pack, official_server, monkeypatch):
+    import comfy.model_management as mm
+    import comfy.utils
+
+    updates = []
+    monkeypatch.setattr(comfy.utils.ProgressBar, "update_absolute", lambda self, v, total=None, preview=None: updates.append((v, total)))
+    target = pack.models_root / "official/cyclegan"
+
+    class Interrupted(Exception):
+        pass
+
+    calls = {"n": 0}
+
+    def interrupt_second_time():
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            raise Interrupted
+
+    monkeypatch.setattr(mm, "throw_exception_if_processing_interrupted", interrupt_second_time)
+    (target / "style_monet.pth").unlink(missing_ok=True)  # fetched by an earlier test
+    with pytest.raises(Interrupted):
+        pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"})
+    assert not list(target.glob("style_monet*"))  # neither the .part file nor a half model
+    monkeypatch.setattr(mm, "throw_exception_if_processing_interrupted", lambda: None)
+    updates.clear()
+    out(pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"}))
+    size = (target / "style_monet.pth").stat().st_size
+    assert updates[-1] == (size, size) and len(updates) >= 3
