@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
+
+import torch
 
 from . import load
 from .errors import I2IError
@@ -28,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     pc.add_argument("--domains", nargs=2, metavar=("A", "B"), help="names of domains A and B (CycleGAN/pix2pix)")
     pc.add_argument("--attributes", nargs="+", help="StarGAN attribute names, in label order")
     pc.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; they load as float32)")
+    pc.add_argument("--float32", action="store_true", help="store the weights as float32 (by default the copy keeps "
+                                                           "the dtype the source stores: a float16 model stays float16)")
     pc.add_argument("--drop-discriminators", action="store_true",
                     help="keep only the generators (smaller; a StarGAN then needs known source labels to edit)")
     pc.add_argument("--push-to-hub", metavar="REPO", help="also push the folder to this Hub repo")
@@ -40,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--strengths", default="", help="StarGAN: attribute strengths, e.g. 'Woman=1, Skin_Dark=1'")
     pt.add_argument("--precision", default="fp32", choices=["auto", "fp32", "fp16", "bf16"], help="inference precision")
     pt.add_argument("--tiled", action="store_true", help="force exact streamed tiles (auto for large images)")
+    for sp in (pi, pc, pt):
+        sp.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
     try:
+        if args.cmd == "translate":
+            _check_translate_args(args)
+        elif args.cmd == "convert" and args.half and args.float32:
+            raise ValueError("--half and --float32 contradict each other: choose one")
         model = load(args.source, family=getattr(args, "family", None), revision=getattr(args, "revision", None))
         if args.cmd == "inspect":
             print(json.dumps(model.describe(), indent=2))
@@ -59,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.drop_discriminators:
             dropped = [r for r, n in model.networks().items() if n.role != "generator"]
             model = _generators_only(model)
-        if args.half:
+        stored = getattr(model, "stored_dtype", None)
+        if args.half or (stored == torch.float16 and not args.float32):
             model = model.half()
         card = _kept_card(args.source, dropped, args.half)
         out = model.save(args.out_dir, card_text=card)
@@ -71,9 +83,27 @@ def main(argv: list[str] | None = None) -> int:
             url = model.push_to_hub(args.push_to_hub, private=args.private or None)
             print(f"pushed to {url}")
         return 0
-    except I2IError as e:
+    except (I2IError, ValueError, OSError) as e:
+        if args.debug or os.environ.get("I2I_DEBUG", "") not in ("", "0"):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _check_translate_args(args) -> None:
+    """What ``translate`` can check before loading the model and running it: the input files exist and the
+    output has somewhere to go."""
+    missing = [f for f in args.inputs if not Path(f).is_file()]
+    if missing:
+        raise ValueError(f"no such input image file(s): {', '.join(missing[:5])}")
+    out = Path(args.out)
+    many = len(args.inputs) > 1 or out.is_dir() or not out.suffix
+    parent = out if many else out.parent
+    if not many and not parent.is_dir() and str(parent) not in ("", "."):
+        raise ValueError(f"--out {args.out}: the folder {parent} does not exist; create it first, or give a folder to "
+                         f"write into")
+    if many and out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for several inputs")
 
 
 def _kept_card(source: str, dropped: list[str], half: bool) -> str | None:
@@ -121,6 +151,13 @@ def _translate(model, args) -> int:
 
     out = Path(args.out)
     many = len(args.inputs) > 1 or out.is_dir() or not out.suffix
+    strengths = parse_attribute_text(args.strengths, model.attributes) if model.family == "stargan" else None
+    if model.family != "stargan" and args.strengths.strip():
+        raise ValueError(f"--strengths is for StarGAN models; this is a {model.family} model")
+    if args.direction and model.family != "cyclegan":
+        raise ValueError(f"--direction is for CycleGAN models; a {model.family} model translates one way only")
+    if args.direction and args.direction not in model.directions:
+        raise ValueError(f"this CycleGAN model has no {args.direction} generator (it has: {', '.join(model.directions)})")
     if many:
         out.mkdir(parents=True, exist_ok=True)
     for src in args.inputs:
@@ -131,7 +168,7 @@ def _translate(model, args) -> int:
             raise I2IError(f"cannot read image {src}: {e}") from None
         opts = dict(precision=args.precision, tiled=True if args.tiled else None)
         if model.family == "stargan":
-            y = edit(model, img, parse_attribute_text(args.strengths, model.attributes), **opts)
+            y = edit(model, img, strengths, **opts)
         else:
             y = translate(model, img, direction=args.direction, **opts)
         dest = out / (Path(src).stem + ".png") if many else out

@@ -206,6 +206,8 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
                                           f"shape mismatch {shapes[:3]}" if shapes else ""]))
                 + ". The folder may mix files from two runs; re-export it.")
         self.load_state_dict(sd, strict=strict)
+        floats = [v.dtype for v in sd.values() if torch.is_floating_point(v)]
+        self.stored_dtype = max(set(floats), key=floats.count) if floats else None
         self.eval()
 
 

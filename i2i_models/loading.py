@@ -17,7 +17,7 @@ import torch
 
 from . import hub
 from .bundles import FORMAT, I2IModel, family_class
-from .errors import ConfigError, FamilyMismatchError, ModelNotFoundError
+from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError
 from .formats import Detection, detect, split_roles
 from .formats.junyanz import apply_train_opt, parse_train_opt
 from .formats.yunjey import default_attributes
@@ -185,6 +185,9 @@ def load_path(path: Path, *, family: str | None = None, label: str | None = None
                 and read_json(path.parent / "config.json").get("format") == FORMAT:
             return load_path(path.parent, family=family, label=label)
         return _from_files(_with_siblings(path), family, label)
+    run_model = run_folder_model(path)
+    if run_model is not None:
+        return load_path(run_model, family=family, label=label)
     cfg_path = path / "config.json"
     if cfg_path.is_file():
         cfg = read_json(cfg_path)
@@ -195,6 +198,28 @@ def load_path(path: Path, *, family: str | None = None, label: str | None = None
             return _load_own_folder(path, cfg, family)
     files = _pick_files(path)
     return _from_files(files, family, label)
+
+
+def run_folder_model(path: Path) -> Path | None:
+    """The model of a training run folder (``args.json`` + ``checkpoints/``, as ``python -m train.*``
+    writes it): its final model (``final/``, or the ``--output`` it was given), else its latest checkpoint.
+    ``None`` when ``path`` is not a run folder. Raises ``ModelNotFoundError`` for a run that has neither yet."""
+    if not (path.is_dir() and (path / "args.json").is_file() and not (path / "config.json").is_file()):
+        return None
+    try:
+        output = read_json(path / "args.json").get("output")
+    except (ConfigError, CorruptCheckpointError):
+        output = None
+    for final in ([Path(output)] if output else []) + [path / "final"]:
+        if (final / "config.json").is_file() and (final / "model.safetensors").is_file():
+            return final
+    latest = path / "checkpoints" / "LATEST"
+    if latest.is_file():
+        ck = path / "checkpoints" / latest.read_text().strip()
+        if (ck / "config.json").is_file():
+            return ck
+    raise ModelNotFoundError(f"{path} is a training run folder without a final model or a checkpoint yet; wait for "
+                             f"its first checkpoint (--save_every) or its end")
 
 
 def _load_own_folder(path: Path, cfg: dict, family: str | None) -> I2IModel:
@@ -303,6 +328,7 @@ def peek(source: str | os.PathLike, *, family: str | None = None) -> dict[str, A
     Used by model lists (the ComfyUI loaders) to show domain and attribute names. Raises as :func:`load`.
     """
     path = Path(source)
+    path = run_folder_model(path) or path
     cfg = None
     if path.is_file() and path.name in ("config.json", "model.safetensors") and (path.parent / "config.json").is_file():
         path = path.parent

@@ -26,6 +26,7 @@ os.environ.update({
     "HF_ENDPOINT": f"http://127.0.0.1:{HUB_PORT}", "HF_HOME": _HF_HOME, "HF_HUB_DISABLE_XET": "1",
     "HF_TOKEN": "hf_test_token", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "10",
+    "I2I_CACHE": os.path.join(_HF_HOME, "i2i-cache"),  # the decoded-images cache of the training data
 })
 os.environ.pop("HF_HUB_OFFLINE", None)
 os.environ.pop("HF_HUB_CACHE", None)

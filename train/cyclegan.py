@@ -22,7 +22,7 @@ from i2i_models import CycleGANModel
 from i2i_models.networks import define_D, define_G
 
 from . import data as D
-from .loop import base_parser, run
+from .loop import base_parser, cli, finish_parser, run
 from .losses import GANLoss, ImagePool, gradient_penalty, total_variation
 from .metrics import MeanMeter, image_metrics, l1
 from .recipe import Recipe, save_grid, set_requires_grad, to_unit
@@ -225,7 +225,7 @@ def parser():
     g.add_argument("--domain_B", help="name of domain B (e.g. zebra)")
     g.add_argument("--broadcast_buffers", type=int, default=1, help="DDP broadcast_buffers (1/0)")
     g.add_argument("--sync_bn", action="store_true", help="SyncBatchNorm under DDP on CUDA (batch norm only)")
-    return p
+    return finish_parser(p, CycleGANRecipe)
 
 
 def main(argv=None):
@@ -233,4 +233,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 130)
+    sys.exit(cli(main))

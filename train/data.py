@@ -18,6 +18,7 @@ which is what makes resumed runs exact. Tensors are [C, H, W] in [-1, 1].
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import random
@@ -38,6 +39,14 @@ class DataError(ValueError):
     """A dataset problem found before training starts; the message says what to fix."""
 
 
+class UnreadableImageError(OSError):
+    """An image file that cannot be decoded (truncated, damaged, not an image); ``path`` names it."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
 # ------------------------------------------------------------------------------------------------ images
 def open_image(src, channels: int = 3) -> Image.Image:
     """Open a file path or PIL image as RGB (or L), compositing transparency on white."""
@@ -48,6 +57,18 @@ def open_image(src, channels: int = 3) -> Image.Image:
         im = Image.alpha_composite(bg, im)
     im = im.convert("L" if channels == 1 else "RGB")
     return im
+
+
+def read_image(path, channels: int = 3) -> Image.Image:
+    """:func:`open_image` of a file, fully decoded; a file that cannot be decoded raises
+    :class:`UnreadableImageError` naming it (Pillow says "image file is truncated" without the name)."""
+    try:
+        with Image.open(path) as f:
+            im = open_image(f, channels)
+            im.load()
+            return im
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise UnreadableImageError(path, str(e) or type(e).__name__) from None
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
@@ -170,18 +191,91 @@ def _list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMG_EXT and p.is_file())
 
 
-def _readable(paths: list[Path], what: str) -> list[Path]:
-    ok, bad = [], 0
+def cache_dir() -> Path:
+    """Where the training tools cache things about data sets: ``$I2I_CACHE`` or ``~/.cache/i2i_gans``."""
+    base = os.environ.get("I2I_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "i2i_gans")
+    return Path(base).expanduser()
+
+
+def _decode(path: Path) -> tuple[int, int] | str:
+    """(width, height) of a fully decoded image, or why it cannot be decoded."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.size
+    except Exception as e:  # noqa: BLE001 - any failure to decode makes the file unusable
+        return str(e) or type(e).__name__
+
+
+def verify_images(paths: list[Path], what: str) -> dict[Path, tuple[int, int]]:
+    """Decode every image once before training (in parallel threads, with a progress bar on a terminal)
+    and return ``{path: (width, height)}`` of the readable ones; unreadable files are skipped, counted
+    and named in the log. Results are cached by path, size and modification time
+    (``cache_dir()/decoded/``), so a second start only looks at what changed."""
+    import concurrent.futures as cf
+    import hashlib
+    import sys
+    import time
+
+    if not paths:
+        return {}
+    key = hashlib.sha1(str(Path(paths[0]).resolve().parent).encode()).hexdigest()[:16]
+    cache_file = cache_dir() / "decoded" / f"{key}.json"
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    out: dict[Path, tuple[int, int]] = {}
+    bad: list[tuple[Path, str]] = []
+    todo = []
     for p in paths:
         try:
-            with Image.open(p) as im:
-                im.size  # noqa: B018  header read
-            ok.append(p)
-        except Exception:
-            bad += 1
+            st = p.stat()
+        except OSError as e:
+            bad.append((p, str(e)))
+            continue
+        stamp = [st.st_size, st.st_mtime_ns]
+        hit = cache.get(str(p))
+        if hit and hit[:2] == stamp:
+            (out.__setitem__(p, tuple(hit[2])) if isinstance(hit[2], list) else bad.append((p, hit[2])))
+        else:
+            todo.append((p, stamp))
+    if todo:
+        t0 = time.perf_counter()
+        bar = None
+        if sys.stderr.isatty() and len(todo) > 50:
+            try:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(todo), desc=f"checking images ({what})", unit="img", leave=False)
+            except ImportError:
+                bar = None
+        with cf.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 1)) as ex:
+            for (p, stamp), res in zip(todo, ex.map(lambda t: _decode(t[0]), todo)):
+                cache[str(p)] = stamp + [list(res) if isinstance(res, tuple) else res]
+                (out.__setitem__(p, res) if isinstance(res, tuple) else bad.append((p, res)))
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+        log.info("%s: decoded %d image(s) in %.1f s (%d known from the cache)", what, len(todo),
+                 time.perf_counter() - t0, len(paths) - len(todo))
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(cache))
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # a read-only cache only costs time
     if bad:
-        log.warning("%s: skipped %d unreadable file(s) of %d", what, bad, len(paths))
-    return ok
+        log.warning("%s: skipped %d unreadable file(s) of %d: %s", what, len(bad), len(paths),
+                    "; ".join(f"{p.name} ({why[:80]})" for p, why in bad[:10]) + (" …" if len(bad) > 10 else ""))
+    return out
+
+
+def _readable(paths: list[Path], what: str) -> list[Path]:
+    ok = verify_images(paths, what)
+    return [p for p in paths if p in ok]
 
 
 def _split_dir(root: Path, sub: str, split: str) -> Path:
@@ -192,11 +286,32 @@ def _split_dir(root: Path, sub: str, split: str) -> Path:
 
 # ------------------------------------------------------------------------------------------------ datasets
 class SeededDataset(torch.utils.data.Dataset):
-    """Base: ``epoch`` (set by the loop) + ``seed`` make every sample's augmentation reproducible."""
+    """Base: ``epoch`` (set by the loop) + ``seed`` make every sample's augmentation reproducible.
+
+    Subclasses implement ``get(i)``. A file that became unreadable after the check before training is
+    skipped with its name logged (once), and the next sample takes its place - the same one on every run,
+    so resumed runs stay exact."""
 
     seed = 0
     epoch = 0
     skipped = 0
+    _warned: set = set()
+
+    def get(self, i: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        n = len(self)
+        for k in range(min(n, 32)):
+            try:
+                return self.get((i + k) % n)
+            except UnreadableImageError as e:
+                self.skipped += 1
+                if str(e.path) not in SeededDataset._warned:
+                    SeededDataset._warned.add(str(e.path))
+                    log.warning("skipped unreadable image %s (%s); another sample takes its place", e.path, e.reason)
+        raise DataError(f"{min(n, 32)} images in a row could not be read (the last: see the warnings above); "
+                        f"is the data set's disk still there?")
 
 
 class PairedDataset(SeededDataset):
@@ -224,10 +339,18 @@ class PairedDataset(SeededDataset):
             self.aligned = False
         else:
             folder = root / split if (root / split).is_dir() else root
-            files = _readable(_list_images(folder), f"{folder}")
+            sizes = verify_images(_list_images(folder), f"{folder}")
+            files = [p for p in _list_images(folder) if p in sizes]
             if not files:
                 raise DataError(f"no paired images in {root}: expected A/{split}/ + B/{split}/ (or A/ + B/) with the "
                                 f"same file names, or aligned A|B images in {root}/{split}/")
+            odd = [(p, sizes[p]) for p in files if abs(sizes[p][0] - 2 * sizes[p][1]) > 1]
+            if odd:
+                (p, (w, h)) = odd[0]
+                raise DataError(f"{folder} holds images that are not aligned A|B pairs ({len(odd)} of {len(files)}, e.g. "
+                                f"{p.name} is {w}x{h}; an aligned pair is twice as wide as high). pix2pix data is "
+                                f"A/{split}/ + B/{split}/ (or A/ + B/) with the same file names, or aligned A|B images "
+                                f"in {split}/ or the data set's folder")
             self.pairs = [(p, p) for p in files]
             self.aligned = True
         if not self.pairs:
@@ -239,11 +362,11 @@ class PairedDataset(SeededDataset):
     def load(self, i: int) -> tuple[Image.Image, Image.Image]:
         pa, pb = self.pairs[i]
         if self.aligned:
-            ab = open_image(pa)
+            ab = read_image(pa)
             w, h = ab.size
             a, b = ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h))
         else:
-            a, b = open_image(pa), open_image(pb)
+            a, b = read_image(pa), read_image(pb)
         if self.direction == "BtoA":
             a, b = b, a
         if b.size != a.size:
@@ -254,7 +377,7 @@ class PairedDataset(SeededDataset):
             b = b.convert("L")
         return a, b
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def get(self, i: int) -> dict[str, Any]:
         a, b = self.load(i)
         p = self.transform.params(a.size, sample_rng(self.seed, self.epoch, i))
         return {"A": to_tensor(self.transform(a, p)), "B": to_tensor(self.transform(b, p)), "name": self.pairs[i][0].name}
@@ -276,12 +399,12 @@ class UnpairedDataset(SeededDataset):
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def get(self, i: int) -> dict[str, Any]:
         rng = sample_rng(self.seed, self.epoch, i)
         pa = self.a[i % len(self.a)]
         pb = self.b[rng.randrange(len(self.b))]
-        a = open_image(pa, self.input_nc)
-        b = open_image(pb, self.output_nc)
+        a = read_image(pa, self.input_nc)
+        b = read_image(pb, self.output_nc)
         ta = self.transform(a, self.transform.params(a.size, rng))
         tb = self.transform(b, self.transform.params(b.size, rng))
         return {"A": to_tensor(ta), "B": to_tensor(tb), "name": pa.name}
@@ -291,8 +414,8 @@ class NamedPairs(torch.utils.data.Dataset):
     """Validation pairs by file name across two folders (``valA``/``valB``, or ``A/val``/``B/val``); deterministic."""
 
     def __init__(self, a_dir: Path, b_dir: Path, size: int, input_nc: int = 3, output_nc: int = 3, limit: int | None = None):
-        a = {p.name: p for p in _list_images(a_dir)}
-        b = {p.name: p for p in _list_images(b_dir)}
+        a = {p.name: p for p in _readable(_list_images(a_dir), str(a_dir))}
+        b = {p.name: p for p in _readable(_list_images(b_dir), str(b_dir))}
         self.names = sorted(set(a) & set(b))[:limit] if limit else sorted(set(a) & set(b))
         self.a, self.b, self.size, self.input_nc, self.output_nc = a, b, size, input_nc, output_nc
 
@@ -302,8 +425,8 @@ class NamedPairs(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         n = self.names[i]
         t = eval_transform(self.size)
-        a = open_image(self.a[n], self.input_nc)
-        b = open_image(self.b[n], self.output_nc)
+        a = read_image(self.a[n], self.input_nc)
+        b = read_image(self.b[n], self.output_nc)
         p = t.params(a.size, random.Random(0))
         return {"A": to_tensor(t(a, p)), "B": to_tensor(t(b, t.params(b.size, random.Random(0)))), "name": n}
 
@@ -398,9 +521,9 @@ class AttributeDataset(SeededDataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def get(self, i: int) -> dict[str, Any]:
         p, label = self.items[i]
-        im = open_image(p, self.input_nc)
+        im = read_image(p, self.input_nc)
         rng = sample_rng(self.seed, self.epoch, i)
         params = self.transform.params(im.size, rng)
         out = {"image": to_tensor(self.transform(im, params)), "label": label, "name": p.name}
@@ -409,7 +532,7 @@ class AttributeDataset(SeededDataset):
             j = options[rng.randrange(len(options))] if options else i
             pair = out["image"]
             if j != i:
-                pim = open_image(self.items[j][0], self.input_nc)
+                pim = read_image(self.items[j][0], self.input_nc)
                 pim = pim if pim.size == im.size else pim.resize(im.size, Image.BICUBIC)
                 pair = to_tensor(self.transform(pim, params))
             out.update(pair_image=pair, pair_label=self.items[j][1], has_pair=torch.tensor(float(j != i)))
@@ -440,13 +563,16 @@ class HubDataset(SeededDataset):
     def __len__(self) -> int:
         return len(self.ds)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def get(self, i: int) -> dict[str, Any]:
         row = self.ds[i]
         rng = sample_rng(self.seed, self.epoch, i)
         out: dict[str, Any] = {"name": str(i)}
         params = None
         for key, col in self.columns.items():
-            im = open_image(row[col], self.input_nc if key in ("A", "image") else self.output_nc)
+            try:
+                im = open_image(row[col], self.input_nc if key in ("A", "image") else self.output_nc)
+            except (OSError, ValueError) as e:
+                raise UnreadableImageError(f"row {i} column {col!r}", str(e)) from None
             if params is None:  # one set of crop/flip parameters for all images of the sample
                 params = self.transform.params(im.size, rng)
             out[key] = to_tensor(self.transform(im, params))

@@ -29,7 +29,7 @@ import torch
 
 import i2i_models
 
-from .data import NamedPairs, PairedDataset, eval_transform
+from .data import DataError, NamedPairs, PairedDataset, eval_transform
 from .metrics import MeanMeter, image_metrics
 
 
@@ -65,7 +65,7 @@ def eval_cyclegan(model, root: Path, split: str, size: int) -> dict:
         net = model.generator_for(direction)
         ds = NamedPairs(root / f"{split}{src}", root / f"{split}{tgt}", size, net.input_nc, net.output_nc)
         if not len(ds):
-            raise SystemExit(f"error: no same-name pairs in {root}/{split}{src} and {root}/{split}{tgt}")
+            raise DataError(f"no same-name pairs in {root}/{split}{src} and {root}/{split}{tgt}")
         m, ident = MeanMeter(), MeanMeter()
         for b in torch.utils.data.DataLoader(ds, batch_size=16):
             y = _run(net, b["A"])
@@ -85,7 +85,7 @@ def eval_stargan(model, root: Path, split: str, size: int, edit_attributes: list
     rows = [r for r in csv.DictReader(open(root / split / "edit_pairs.csv"))
             if r["attribute"] in edit_attributes and r["src_file"] in index and r["tgt_file"] in index]
     if not rows:
-        raise SystemExit(f"error: no edit pairs for {edit_attributes} in {root / split / 'edit_pairs.csv'}")
+        raise DataError(f"no edit pairs for {edit_attributes} in {root / split / 'edit_pairs.csv'}")
     clf = load_or_train(root, attrs, groups, cache_dir)
     clf_acc = clf.accuracy(val_dataset(root, attrs, split, clf.size))
     m, ident, read = MeanMeter(), MeanMeter(), MeanMeter()
@@ -110,7 +110,7 @@ def eval_stargan(model, root: Path, split: str, size: int, edit_attributes: list
 
 
 def evaluate(source: str, dataset: str, split: str = "val", size: int | None = None, family: str | None = None,
-             edit_attributes: list[str] | None = None, cache_dir: str = ".cache/i2i_gans") -> dict:
+             edit_attributes: list[str] | None = None, cache_dir: str | None = None) -> dict:
     """Metrics of ``source`` on ``dataset``/``split`` (see the module docstring); returns a JSON-able dict."""
     model = i2i_models.load(source, family=family)
     size = size or int(model.config.get("image_size") or 128)
@@ -120,7 +120,10 @@ def evaluate(source: str, dataset: str, split: str = "val", size: int | None = N
     elif model.family == "cyclegan":
         res = eval_cyclegan(model, root, split, size)
     else:
-        res = eval_stargan(model, root, split, size, edit_attributes or ["gender", "skin_tone"], Path(cache_dir))
+        from .data import cache_dir as default_cache
+
+        res = eval_stargan(model, root, split, size, edit_attributes or ["gender", "skin_tone"],
+                           Path(cache_dir) if cache_dir else default_cache())
     return {"model": str(source), "family": model.family, "dataset": str(dataset), "split": split, "size": size,
             "results": res}
 
@@ -147,20 +150,23 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help="model folder, run folder (uses its final/), Hub id or checkpoint file")
+    ap.add_argument("model", help="model folder, run folder (its final model, or its latest checkpoint), Hub id or "
+                                  "checkpoint file")
     ap.add_argument("--dataset", required=True, help="dataset root in the shared layouts")
     ap.add_argument("--split", default="val", help="split to score")
     ap.add_argument("--size", type=int, help="evaluation size in px (default: the model's training size)")
     ap.add_argument("--family", choices=["pix2pix", "cyclegan", "stargan"], help="expected family")
     ap.add_argument("--edit_attributes", nargs="+", default=["gender", "skin_tone"],
                     help="StarGAN: edit_pairs.csv 'attribute' values to score")
-    ap.add_argument("--cache_dir", default=".cache/i2i_gans", help="where the attribute classifier is cached")
+    ap.add_argument("--cache_dir", help="where the attribute classifier is cached (default: $I2I_CACHE or "
+                                         "~/.cache/i2i_gans)")
     ap.add_argument("--json", help="write the report as JSON here")
     ap.add_argument("--card", action="store_true", help="append the table to the model folder's README.md")
     args = ap.parse_args(argv)
     src = Path(args.model)
-    if (src / "final" / "config.json").is_file():
-        src = src / "final"
+    from i2i_models.loading import run_folder_model
+
+    src = run_folder_model(src) or src  # a run folder: its final model, or its latest checkpoint
     report = evaluate(str(src), args.dataset, args.split, args.size, args.family, args.edit_attributes, args.cache_dir)
     md = markdown(report)
     print(md)
@@ -169,10 +175,12 @@ def main(argv=None) -> int:
     if args.card:
         card = src / "README.md"
         if not card.is_file():
-            raise SystemExit(f"error: {card} does not exist (--card needs a local model folder)")
+            raise FileNotFoundError(f"{card} does not exist (--card needs a local model folder)")
         card.write_text(card.read_text().rstrip() + "\n\n" + md + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .loop import cli
+
+    sys.exit(cli(lambda argv: main(argv) == 0 or None))

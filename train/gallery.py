@@ -80,7 +80,7 @@ def sheet(rows: list[list[torch.Tensor]], pad: int = 4) -> Image.Image:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.gallery", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help="anything i2i_models.load takes")
+    ap.add_argument("model", help="anything i2i_models.load takes: a model or run folder, a Hub id, a checkpoint file")
     ap.add_argument("--dataset", required=True, help="dataset root (shared layouts)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--rows", type=int, default=6)
@@ -94,4 +94,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .loop import cli
+
+    sys.exit(cli(lambda argv: main(argv) == 0 or None))

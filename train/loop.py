@@ -25,6 +25,7 @@ import os
 import random
 import shlex
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -43,9 +44,38 @@ EMBEDDED = Path(__file__).resolve().parent / "data"
 
 
 # ------------------------------------------------------------------------------------------------ CLI
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" only where there is a default to show (not for options that default to
+    nothing, or whose help already says what their default is)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, argparse.SUPPRESS) or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def finish_parser(p: argparse.ArgumentParser, recipe_cls) -> argparse.ArgumentParser:
+    """Make a recipe's parser its own: ``recipe_cls.defaults`` become the defaults ``--help`` shows, and
+    the options it does not use (``recipe_cls.unused_options``) are removed, so giving one is an error
+    instead of being ignored (the namespace still carries them as ``None`` for shared code)."""
+    unused = set(getattr(recipe_cls, "unused_options", ()))
+    for action in list(p._actions):
+        if action.dest in unused:
+            p._remove_action(action)
+            for g in p._action_groups:
+                if action in g._group_actions:
+                    g._group_actions.remove(action)
+            for opt in action.option_strings:
+                p._option_string_actions.pop(opt, None)
+        elif action.dest in recipe_cls.defaults:
+            action.default = recipe_cls.defaults[action.dest]
+    p.set_defaults(**{k: None for k in unused})
+    return p
+
+
 def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """Options every recipe shares (recipes add theirs and set their papers' defaults)."""
-    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    """Options every recipe shares (recipes add theirs; :func:`finish_parser` applies their defaults)."""
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="local folder or Hub dataset id (user/name); default: the small embedded sample "
                                      "shipped in train/data with a short schedule")
@@ -127,6 +157,7 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     g.add_argument("--keep_last", type=int, default=3, help="checkpoints kept")
     g.add_argument("--no_tensorboard", action="store_true", help="do not write TensorBoard logs even if installed")
     g.add_argument("--stop_after", type=int, help=argparse.SUPPRESS)  # tests: behave as Ctrl-C after this step
+    g.add_argument("--debug", action="store_true", help="show the traceback of an error (also I2I_DEBUG=1)")
     g = p.add_argument_group("Hugging Face Hub")
     g.add_argument("--push_to_hub", metavar="REPO", help="push the final model folder (and card) to this Hub repo")
     g.add_argument("--hub_private", action="store_true", help="create the Hub repo private")
@@ -192,6 +223,106 @@ def learning_rate_factor(step: int, total: int, args) -> float:
     return warm * (1.0 - max(0, step - start) / (decay + 1))
 
 
+# ------------------------------------------------------------------------------------------------ run folders
+class UsageError(SystemExit, ValueError):
+    """A command line that cannot run as given (a taken run folder, impossible sizes, ...); the message says
+    what to do instead. The CLIs print it as one ``error: …`` line and exit with code 2; uncaught, it ends
+    the program like ``SystemExit``; ``except ValueError`` catches it too."""
+
+
+def claim_run_dir(parent: Path, name: str, numbered: bool) -> Path:
+    """Create the run folder ``parent/name`` for a new run - atomically, so two runs started at once never
+    share one. A taken name is refused (``numbered=False``: the user chose it), or the next free
+    ``name-2``, ``name-3``, … is taken (``numbered=True``: the default ``<family>-<dataset>`` name)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        cand = parent / (name if k == 1 else f"{name}-{k}")
+        try:
+            cand.mkdir()
+            return cand
+        except FileExistsError:
+            if not numbered:
+                raise UsageError(f"{cand} already holds a run: continue it with --resume {cand}, or start a new one with "
+                                 f"another --name (e.g. --name {name}-2)") from None
+    raise UsageError(f"no free run folder name {name}-N under {parent}")
+
+
+def holds_model(folder: Path) -> bool:
+    """Whether ``folder`` holds a model (our config.json or any weights file)."""
+    from i2i_models.state_dicts import WEIGHT_SUFFIXES
+
+    return folder.is_dir() and ((folder / "config.json").is_file() or any(
+        p.is_file() and p.name.lower().endswith(WEIGHT_SUFFIXES) for p in folder.iterdir()))
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<run>/.lock`` for as long as a process trains the run, so a second
+    process (a new run that picked the same folder, or a second ``--resume``) is refused instead of
+    interleaving its checkpoints and metrics with the first. Released when the process ends, however."""
+
+    def __init__(self, run_dir: Path):
+        self.file = None
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (the atomic mkdir still keeps new runs apart)
+            return
+        self.file = open(run_dir / ".lock", "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.seek(0)
+            who = self.file.read().strip() or "another process"
+            self.file.close()
+            raise UsageError(f"{run_dir} is being trained right now by {who}; wait for it to finish (or stop it), or "
+                             f"start a new run with another --name") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"process {os.getpid()} on {socket.gethostname()}")
+        self.file.flush()
+
+
+def portable_command(argv: list[str]) -> str:
+    """``argv`` as a shell command anyone with the data can rerun: data paths become ``DATA/<name>`` (the
+    data set by its folder name; paths inside this repository stay relative to it), and options that only
+    say where this machine kept its runs (``--checkpoints_dir``, ``--output``, ``--resume``) are left out
+    when they are absolute."""
+    data_opts = {"--dataset", "--image_dir", "--attr_path", "--edit_pairs"}
+    place_opts = {"--checkpoints_dir", "--output", "--resume"}
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        key, eq, val = a.partition("=")
+        if key in data_opts | place_opts and (eq or i + 1 < len(argv)):
+            value = val if eq else argv[i + 1]
+            i += 1 if eq else 2
+            if os.path.isabs(value) or value.startswith("~"):
+                path = Path(value).expanduser()
+                if key in place_opts:
+                    continue
+                try:
+                    value = str(path.resolve().relative_to(REPO))
+                except ValueError:
+                    value = "DATA/" + "/".join(path.parts[-(2 if key in ("--attr_path", "--edit_pairs") else 1):])
+            out += [key, value]
+            continue
+        out.append(a)
+        i += 1
+    return " ".join(shlex.quote(a) for a in out)
+
+
+def dataset_label(spec: str | None) -> str:
+    """A data set as a model card names it: its folder name (or Hub id), never this machine's path."""
+    if not spec:
+        return "embedded sample"
+    p = Path(str(spec))
+    if p.exists() or os.path.isabs(str(spec)):
+        try:
+            return str(p.resolve().relative_to(REPO))
+        except ValueError:
+            return p.name
+    return str(spec)
+
+
 # ------------------------------------------------------------------------------------------------ the loop
 class Trainer:
     def __init__(self, recipe_cls, args: argparse.Namespace, argv: list[str]):
@@ -204,6 +335,7 @@ class Trainer:
         logging.basicConfig(level=logging.INFO if self.dist.main else logging.WARNING, format="%(message)s")
         random.seed(args.seed)
         torch.manual_seed(args.seed + self.dist.rank)
+        self._claim_run_dir(args)
         self.run_dir = Path(args.checkpoints_dir) / args.name
         if self.dist.main:
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -211,16 +343,18 @@ class Trainer:
             if not args.resume:
                 (self.run_dir / "args.json").write_text(json.dumps(vars(args), indent=2))
                 (self.run_dir / "command.txt").write_text(self.command() + "\n")
+            print(f"run folder: {self.run_dir}   model folder (at the end): {self.output_dir()}", flush=True)
         if args.resume:
             self._match_global_batch(args)
         self.recipe = recipe_cls(args, self.device, self.dist)
+        check_sizes(self.recipe, args.crop_size)
         self.train_ds = self.recipe.train_dataset()
         self.train_ds.seed = args.seed
         self.train_ds[0]  # fail now, with the dataset's message, rather than inside a worker later
         self.global_batch = args.batch_size * self.dist.world
         self.steps_per_epoch = len(self.train_ds) // self.global_batch
         if self.steps_per_epoch == 0:
-            raise SystemExit(f"error: the training set has {len(self.train_ds)} images, fewer than the global batch "
+            raise UsageError(f"the training set has {len(self.train_ds)} images, fewer than the global batch "
                              f"{self.global_batch}; lower --batch_size")
         self.total_steps = args.max_steps or (args.n_epochs + args.n_epochs_decay) * self.steps_per_epoch
         self.step = 0
@@ -239,19 +373,56 @@ class Trainer:
                 self.tb = None
 
     # -- bookkeeping
+    def output_dir(self) -> Path:
+        return Path(self.args.output) if self.args.output else self.run_dir / "final"
+
+    def _claim_run_dir(self, args) -> None:
+        """A folder of its own for this run (see :func:`claim_run_dir`), locked while it trains; an
+        ``--output`` that already holds another run's model is refused. Rank 0 decides, the others follow."""
+        self.lock = None
+        if self.dist.main:
+            if args.resume:
+                run = Path(args.checkpoints_dir) / args.name
+            else:
+                run = claim_run_dir(Path(args.checkpoints_dir), args.name, numbered="name" not in set(getattr(args, "_explicit", [])))
+                if run.name != args.name:
+                    print(f"{Path(args.checkpoints_dir) / args.name} holds an earlier run (kept as it is); this run "
+                          f"is {run.name}", flush=True)
+                args.name = run.name
+                args.run_id = f"{run.name}-{time.time_ns()}"
+            self.lock = RunLock(run)
+            out = Path(args.output) if args.output else None
+            if out is not None and holds_model(out):
+                mine = False
+                try:
+                    mine = json.loads((out / "config.json").read_text())["training"]["run_id"] == args.run_id
+                except (OSError, KeyError, TypeError, ValueError):
+                    pass
+                if not (args.resume and mine):
+                    if not args.resume:
+                        shutil.rmtree(run, ignore_errors=True)
+                    raise UsageError(f"--output {out} already holds a model; choose another folder (or delete that one "
+                                     f"first)")
+        if self.dist.world > 1:
+            box = [args.name, getattr(args, "run_id", None)]
+            dist.broadcast_object_list(box, src=0)
+            args.name, args.run_id = box
+
     def command(self) -> str:
         """The command that trains this run: for a resumed run the one that started it (``command.txt``),
         so model cards and ``config["training"]`` reproduce the run, not just its last leg."""
         started = self.run_dir / "command.txt" if getattr(self, "run_dir", None) else None
         if self.args.resume and started is not None and started.is_file():
-            return started.read_text().strip()
-        return "python -m " + " ".join(shlex.quote(a) for a in self.argv)
+            parts = shlex.split(started.read_text().strip())
+            return " ".join(parts[:3]) + " " + portable_command(parts[3:]) if parts[:2] == ["python", "-m"] else \
+                " ".join(shlex.quote(p) for p in parts)
+        return "python -m " + portable_command(self.argv)
 
     def _resume_args(self, args, resume_defaults: dict):
         run = Path(args.resume)
         saved = run / "args.json"
         if not saved.is_file():
-            raise SystemExit(f"error: {run} is not a run folder (no args.json); give the folder of the run to resume")
+            raise UsageError(f"{run} is not a run folder (no args.json); give the folder of the run to resume")
         old = json.loads(saved.read_text())
         # options added to the CLIs after this run started take this invocation's values (their defaults
         # keep the old behaviour, or the recipe's resume_defaults say what it was), so runs from older
@@ -261,6 +432,8 @@ class Trainer:
         ns.checkpoints_dir, ns.name = str(run.parent), run.name
         for k in ("stop_after", "device", "num_workers"):
             setattr(ns, k, getattr(args, k, None))
+        if not getattr(ns, "run_id", None):  # runs from before run ids: one made from the folder
+            ns.run_id = f"{run.name}-resumed"
         return ns
 
     def _latest_dir(self) -> Path | None:
@@ -278,7 +451,7 @@ class Trainer:
         gb = state.get("global_batch")
         if gb and gb != args.batch_size * self.dist.world:
             if gb % self.dist.world:
-                raise SystemExit(f"error: the run's global batch {gb} does not divide over {self.dist.world} processes")
+                raise UsageError(f"the run's global batch {gb} does not divide over {self.dist.world} processes")
             args.batch_size = gb // self.dist.world
             log.info("resuming with %d process(es): batch %d per process keeps the global batch %d",
                      self.dist.world, args.batch_size, gb)
@@ -287,7 +460,7 @@ class Trainer:
         ck = self.run_dir / "checkpoints"
         latest = (ck / "LATEST").read_text().strip() if (ck / "LATEST").is_file() else None
         if not latest or not (ck / latest).is_dir():
-            raise SystemExit(f"error: {self.run_dir} has no complete checkpoint to resume from")
+            raise UsageError(f"{self.run_dir} has no complete checkpoint to resume from")
         state = torch.load(ck / latest / "training_state.pt", map_location="cpu", weights_only=True)
         self.recipe.load_state_dict(state["recipe"])
         self.step = state["step"]
@@ -318,6 +491,7 @@ class Trainer:
         name = f"step_{self.step:07d}"
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=ck))
         try:
+            _normal_permissions(tmp)  # mkdtemp makes it 0700: unreadable to a ComfyUI running as another user
             bundle = self.recipe.export_bundle()
             bundle.save_pretrained(tmp)
             state = {"step": self.step, "recipe": self.recipe.state_dict(), "best": self.best,
@@ -327,6 +501,7 @@ class Trainer:
                              "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                              "python": random.getstate()}}
             torch.save(state, tmp / "training_state.pt")
+            _normal_permissions(tmp / "training_state.pt")
             final = ck / name
             if final.exists():
                 shutil.rmtree(final)
@@ -358,12 +533,7 @@ class Trainer:
         args = self.args
         self._write_metrics({"step": self.step, "event": "start" if not args.resume else "resume",
                              "total_steps": self.total_steps, "train_images": len(self.train_ds)})
-        bar = None
-        if self.dist.main:
-            from tqdm import tqdm
-
-            bar = tqdm(total=self.total_steps, initial=self.step, desc=self.recipe.family, dynamic_ncols=True,
-                       disable=None)
+        progress = Progress(self.total_steps, self.step, self.recipe.family) if self.dist.main else None
         it, epoch = None, -1
         interrupted = False
         try:
@@ -380,10 +550,10 @@ class Trainer:
                 if self.step % args.print_every == 0 or self.step == self.total_steps:
                     losses = self.dist.mean(losses)
                     self._write_metrics({"step": self.step, "epoch": epoch, "lr": args.lr * factor, **losses})
-                    if bar is not None:
-                        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-                if bar is not None:
-                    bar.update(1)
+                    if progress is not None:
+                        progress.losses(losses)
+                if progress is not None:
+                    progress.update(self.step)
                 if self.step % args.sample_every == 0 and self.dist.main:
                     with self.rng_neutral():
                         self.recipe.save_samples(self.run_dir / "samples" / f"step_{self.step:07d}.png")
@@ -397,14 +567,19 @@ class Trainer:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             interrupted = True
+        except BaseException as e:  # any other end of training: save what was trained first, then report
+            if progress is not None:
+                progress.close()
+            self._save_after_crash(e)
+            raise
         finally:
-            if bar is not None:
-                bar.close()
+            if progress is not None:
+                progress.close()
         if interrupted:
             self.save_checkpoint()
             if self.dist.main:
                 print(f"\ninterrupted at step {self.step}; saved {self.run_dir / 'checkpoints'}. Continue with:\n"
-                      f"  python -m train.{self.recipe.family} --resume {self.run_dir}", file=sys.stderr)
+                      f"  {self.resume_command()}", file=sys.stderr)
             self.dist.close()
             return None
         if args.val_split and self.step % args.val_every != 0:
@@ -420,6 +595,33 @@ class Trainer:
                   f"'{self.recipe.display}' node")
         self.dist.close()
         return out
+
+    def resume_command(self) -> str:
+        return f"python -m train.{self.recipe.family} --resume {shlex.quote(str(self.run_dir))}"
+
+    def _save_after_crash(self, error: BaseException) -> None:
+        """Save a resumable checkpoint of the steps trained so far (if any since the last one) and say how to
+        continue; the error itself is raised again by the caller."""
+        if not self.dist.main or self.step == 0:
+            return
+        latest = self._latest_dir()
+        try:
+            if latest is None or latest.name != f"step_{self.step:07d}":
+                self.save_checkpoint() if self.dist.world == 1 else self._save_local()
+            print(f"\ntraining stopped at step {self.step} by {type(error).__name__}: {str(error)[:300]}\n"
+                  f"saved a checkpoint in {self.run_dir / 'checkpoints'}; once the cause is fixed, continue with:\n"
+                  f"  {self.resume_command()}", file=sys.stderr, flush=True)
+        except Exception as e:  # noqa: BLE001 - the original error matters more
+            print(f"\ntraining stopped at step {self.step} ({type(error).__name__}) and the checkpoint could not be "
+                  f"saved either ({e}); the last complete one is {latest}", file=sys.stderr, flush=True)
+
+    def _save_local(self) -> None:
+        """save_checkpoint without the barrier (other ranks may be gone after an error)."""
+        barrier, self.dist.barrier = self.dist.barrier, lambda: None
+        try:
+            self.save_checkpoint()
+        finally:
+            self.dist.barrier = barrier
 
     def rng_neutral(self):
         """Run evaluation code without consuming the training's random streams (a DataLoader iterator draws
@@ -447,13 +649,15 @@ class Trainer:
         """Write the final model folder (atomically) with a model card and the newest sample grid."""
         from .card import model_card
 
-        out = Path(self.args.output) if self.args.output else self.run_dir / "final"
+        out = self.output_dir()
         if not self.dist.main:
             return out
         bundle = self.recipe.export_bundle()
         bundle.config["training"] = {"command": self.command(), "steps": self.step, "recipe": self.recipe.family,
-                                     "dataset": self.args.dataset or "embedded sample",
+                                     "dataset": dataset_label(self.args.dataset), "run_id": self.args.run_id,
                                      "final_metrics": self.last_val, "best": self.best}
+        if self.args.push_to_hub:
+            bundle.config["hub_repo"] = self.args.push_to_hub
         samples = sorted((self.run_dir / "samples").glob("step_*.png"))
         card = model_card(self, bundle, samples[-1].name if samples else None)
         bundle.save(out, card_text=card)
@@ -471,6 +675,114 @@ class Trainer:
         repo = api.create_repo(self.args.push_to_hub, private=self.args.hub_private or None, exist_ok=True).repo_id
         api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message=f"{what} ({self.recipe.family}, step {self.step})")
         log.info("pushed %s to %s", folder, repo)
+
+
+class Progress:
+    """Training progress that works everywhere: a tqdm bar when stderr is a terminal, else a plain line
+    (step, %, it/s, time left, the latest losses) every ``interval`` seconds and at the end - for CI logs,
+    ``nohup`` and notebooks, where a bar would print nothing or garbage."""
+
+    def __init__(self, total: int, start: int, desc: str, interval: float = 10.0):
+        self.total, self.start, self.desc, self.interval = total, start, desc, interval
+        self.t0 = self.last = time.perf_counter()
+        self._losses: dict[str, float] = {}
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, desc=desc, dynamic_ncols=True)
+
+    def losses(self, losses: dict[str, float]) -> None:
+        self._losses = losses
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+
+    def update(self, step: int) -> None:
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.interval or step == self.total:
+            self.last = now
+            rate = (step - self.start) / max(1e-9, now - self.t0)
+            left = (self.total - step) / rate if rate > 0 else float("nan")
+            eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left == left else "?"
+            loss = " ".join(f"{k} {v:.3f}" for k, v in self._losses.items())
+            print(f"{self.desc} step {step}/{self.total} ({100 * step / max(1, self.total):.0f}%) {rate:.2f} it/s, "
+                  f"{eta} left  {loss}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def check_sizes(recipe, crop: int) -> None:
+    """Run each network once on a zero batch at the training crop (eval mode, the RNG untouched) so an
+    impossible size/architecture combination stops before training with the smallest crop that works,
+    instead of a torch kernel-size error at the first step. Raises :class:`UsageError`."""
+    import torch.nn as nn
+
+    def fits(net: nn.Module, size: int) -> str | None:
+        cfg = getattr(net, "config", {}) or {}
+        x = torch.zeros(1, int(cfg.get("input_nc", 3)), size, size, device=next(net.parameters()).device)
+        takes_labels = "c_dim" in cfg and getattr(net, "role", "") == "generator"
+        args = (torch.zeros(1, int(cfg["c_dim"]), device=x.device),) if takes_labels else ()
+        was = net.training
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                net.eval()
+                net(x, *args)
+            return None
+        except (RuntimeError, ValueError) as e:
+            return str(e).splitlines()[0]
+        finally:
+            net.train(was)
+
+    for role, net in recipe.nets.items():
+        mult = int(getattr(net, "size_multiple", 1) or 1) if getattr(net, "role", "") == "generator" else 1
+        why = f"is not a multiple of {mult}" if crop % mult else fits(net, crop)
+        if why is None:
+            continue
+        arch = (getattr(net, "config", {}) or {}).get("arch", type(net).__name__)
+        start = max(crop, int(getattr(net, "min_size", 1) or 1))
+        start += (-start) % mult
+        good = next((s for s in range(start, 4097, mult) if fits(net, s) is None), None)
+        hint = f"the smallest crop that works is {good}: use --crop_size {good}" if good else "no crop up to 4096 works"
+        raise UsageError(f"--crop_size {crop} does not fit the {role} ({arch}): {why}; {hint}, or a smaller network")
+
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (UsageError, ValueError, FileNotFoundError, NotADirectoryError,
+                                                 PermissionError)
+
+
+def cli(main_fn, argv: list[str] | None = None) -> int:
+    """Run a training CLI's ``main``: 0 when done, 130 when interrupted, and a known error (bad data, usage,
+    missing files, bad options) as one ``error: …`` line with exit code 2 - with its traceback only when
+    ``--debug`` is given or ``I2I_DEBUG=1`` is set."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get("I2I_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    from i2i_models.errors import I2IError
+
+    try:
+        return 0 if main_fn(argv) is not None else 130
+    except KeyboardInterrupt:  # before training started (training itself saves and returns)
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (*KNOWN_ERRORS, I2IError) as e:
+        if debug:
+            raise
+        msg = str(e).strip() or type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _normal_permissions(path: Path) -> None:
+    """The mode a plain ``mkdir``/``open`` would give ``path`` under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -500,7 +812,8 @@ def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[s
 
 
 def run(recipe_cls, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> Path | None:
-    """Parse ``argv``, apply the embedded-default preset when no dataset is given, train."""
+    """Parse ``argv``, apply the embedded-default preset when no dataset is given, train. Returns the model
+    folder, or ``None`` when interrupted; raises the errors :func:`cli` turns into one line."""
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     args._explicit = explicit_options(parser, argv)

@@ -18,7 +18,7 @@ from i2i_models import Pix2PixModel
 from i2i_models.networks import define_D, define_G
 
 from . import data as D
-from .loop import base_parser, run
+from .loop import base_parser, cli, finish_parser, run
 from .losses import GANLoss, gradient_penalty
 from .metrics import MeanMeter, image_metrics
 from .recipe import Recipe, save_grid, set_requires_grad, to_unit
@@ -33,6 +33,7 @@ class Pix2PixRecipe(Recipe):
     embedded_dataset = "emoji_line2color"
     embedded_license = "cc-by-sa-4.0"
     defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.98}
+    unused_options = ("lambda_mask",)  # the paired L1 term keeps the attention mask open by itself
     embedded_preset = {"crop_size": 128, "netG": "unet_128", "max_steps": 200, "batch_size": 4, "sample_every": 100,
                        "val_every": 100, "save_every": 100, "print_every": 10, "val_limit": 12}
 
@@ -147,7 +148,7 @@ def parser():
     g.add_argument("--column_B", default="B", help="Hub dataset: column with the target images")
     g.add_argument("--domain_A", help="name of the input domain (shown in ComfyUI and the card)")
     g.add_argument("--domain_B", help="name of the output domain")
-    return p
+    return finish_parser(p, Pix2PixRecipe)
 
 
 def main(argv=None):
@@ -155,4 +156,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 130)
+    sys.exit(cli(main))

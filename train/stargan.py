@@ -27,7 +27,7 @@ from i2i_models import StarGANModel
 from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
 
 from . import data as D
-from .loop import base_parser, run
+from .loop import base_parser, cli, finish_parser, run
 from .losses import GANLoss, gradient_penalty
 from .metrics import MeanMeter, image_metrics
 from .recipe import Recipe, save_grid, set_requires_grad, to_unit
@@ -35,6 +35,22 @@ from .recipe import Recipe, save_grid, set_requires_grad, to_unit
 EMOJI_ATTRS = ["Man", "Woman", "Neutral", "Skin_Default", "Skin_Light", "Skin_Medium_Light", "Skin_Medium",
                "Skin_Medium_Dark", "Skin_Dark"]
 EMOJI_GROUPS = "Man,Woman,Neutral;Skin_Default,Skin_Light,Skin_Medium_Light,Skin_Medium,Skin_Medium_Dark,Skin_Dark"
+
+
+def parse_groups(spec: str | None, attrs: list[str], strict: bool = True) -> list[list[str]]:
+    """``--one_hot_groups`` ("A,B;C,D,E") as lists of attribute names. Every name must be one of ``attrs``
+    (raises :class:`DataError` naming the unknown ones, as ``--selected_attrs`` does), unless ``strict`` is
+    off (a preset's groups): then names outside ``attrs`` are dropped, and groups left with one member."""
+    groups = [[x.strip() for x in g.split(",") if x.strip()] for g in (spec or "").split(";") if g.strip()]
+    unknown = [x for g in groups for x in g if x not in attrs]
+    if unknown and strict:
+        raise D.DataError(f"unknown attribute(s) {unknown} in --one_hot_groups; the attributes are: {' '.join(attrs)}")
+    groups = [[x for x in g if x in attrs] for g in groups]
+    seen = [x for g in groups for x in g]
+    dup = sorted({x for x in seen if seen.count(x) > 1})
+    if dup and strict:
+        raise D.DataError(f"attribute(s) {dup} appear in more than one --one_hot_groups group")
+    return [g for g in groups if len(g) > 1]
 
 
 class StarGANRecipe(Recipe):
@@ -48,7 +64,10 @@ class StarGANRecipe(Recipe):
                     "independent classifier.")
     embedded_dataset = "emoji_people_attrs"
     embedded_license = "cc-by-4.0"
-    defaults = {"gan_mode": "wgangp", "norm": "instance", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5}
+    defaults = {"gan_mode": "wgangp", "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5,
+                "lr": 1e-4, "n_epochs": 20, "n_epochs_decay": 10, "crop_size": 128, "batch_size": 16}
+    # yunjey's networks have no such knobs (instance norm, no dropout, their own discriminator)
+    unused_options = ("netG", "netD", "ngf", "ndf", "norm", "n_layers_D", "num_D", "no_dropout", "spectral_norm")
     resume_defaults = {"lambda_id": 0.0}  # runs from before --lambda_id existed trained without it
     embedded_preset = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
                        "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
@@ -57,14 +76,6 @@ class StarGANRecipe(Recipe):
     @classmethod
     def apply_defaults(cls, args) -> None:
         explicit = set(getattr(args, "_explicit", []))
-        if "lr" not in explicit:
-            args.lr = 1e-4
-        if "n_epochs" not in explicit and "n_epochs_decay" not in explicit:
-            args.n_epochs, args.n_epochs_decay = 20, 10  # yunjey: 200k iterations, decay over the last 100k
-        if "crop_size" not in explicit:
-            args.crop_size = 128
-        if "batch_size" not in explicit:
-            args.batch_size = 16
         if args.image_dir:
             args.dataset = args.dataset or str(Path(args.image_dir))
         super().apply_defaults(args)
@@ -111,8 +122,7 @@ class StarGANRecipe(Recipe):
         a = self.args
         ds = self.train_dataset()
         attrs = list(ds.attributes)
-        groups = [[x.strip() for x in g.split(",") if x.strip()] for g in (a.one_hot_groups or "").split(";") if g.strip()]
-        groups = [g for g in groups if all(x in attrs for x in g)]
+        groups = parse_groups(a.one_hot_groups, attrs, strict="one_hot_groups" in set(getattr(a, "_explicit", [])))
         c = len(attrs)
         G = StarGANGenerator(a.g_conv_dim, c, a.g_repeat_num, a.input_nc, a.output_nc, upsample=a.upsample,
                              attention_mask=a.attention_mask)
@@ -323,7 +333,7 @@ def parser():
                    help="CSV of ground-truth edits for --lambda_pair (columns src_file, tgt_file, relative to the "
                         "train image folder; default <train split>/edit_pairs.csv)")
     g.add_argument("--n_critic", type=int, default=5, help="discriminator updates per generator update")
-    return p
+    return finish_parser(p, StarGANRecipe)
 
 
 def main(argv=None):
@@ -331,4 +341,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 130)
+    sys.exit(cli(main))
