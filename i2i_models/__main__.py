@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         stored = getattr(model, "stored_dtype", None)
         if args.half or (stored == torch.float16 and not args.float32):
             model = model.half()
+        if args.push_to_hub:  # the folder says where it is published (ComfyUI workflows carry it to others)
+            model.config["hub_repo"] = args.push_to_hub
         card = _kept_card(args.source, dropped, args.half)
         out = model.save(args.out_dir, card_text=card)
         samples = Path(args.source) / "samples"

@@ -280,6 +280,11 @@ class RunLock:
         self.file.write(f"process {os.getpid()} on {socket.gethostname()}")
         self.file.flush()
 
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
 
 def portable_command(argv: list[str]) -> str:
     """``argv`` as a shell command anyone with the data can rerun: data paths become ``DATA/<name>`` (the
@@ -336,33 +341,40 @@ class Trainer:
         random.seed(args.seed)
         torch.manual_seed(args.seed + self.dist.rank)
         self._claim_run_dir(args)
-        self.run_dir = Path(args.checkpoints_dir) / args.name
-        if self.dist.main:
-            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "samples").mkdir(exist_ok=True)
-            if not args.resume:
-                (self.run_dir / "args.json").write_text(json.dumps(vars(args), indent=2))
-                (self.run_dir / "command.txt").write_text(self.command() + "\n")
-            print(f"run folder: {self.run_dir}   model folder (at the end): {self.output_dir()}", flush=True)
-        if args.resume:
-            self._match_global_batch(args)
-        self.recipe = recipe_cls(args, self.device, self.dist)
-        check_sizes(self.recipe, args.crop_size)
-        self.train_ds = self.recipe.train_dataset()
-        self.train_ds.seed = args.seed
-        self.train_ds[0]  # fail now, with the dataset's message, rather than inside a worker later
-        self.global_batch = args.batch_size * self.dist.world
-        self.steps_per_epoch = len(self.train_ds) // self.global_batch
-        if self.steps_per_epoch == 0:
-            raise UsageError(f"the training set has {len(self.train_ds)} images, fewer than the global batch "
-                             f"{self.global_batch}; lower --batch_size")
-        self.total_steps = args.max_steps or (args.n_epochs + args.n_epochs_decay) * self.steps_per_epoch
-        self.step = 0
-        self._t0, self._elapsed_before = time.perf_counter(), 0.0
-        self.best: dict[str, Any] = {}
-        self.last_val: dict[str, float] = {}
-        if args.resume:
-            self._load_latest()
+        try:
+            self.run_dir = Path(args.checkpoints_dir) / args.name
+            if self.dist.main:
+                (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+                (self.run_dir / "samples").mkdir(exist_ok=True)
+                if not args.resume:
+                    (self.run_dir / "args.json").write_text(json.dumps(vars(args), indent=2))
+                    (self.run_dir / "command.txt").write_text(self.command() + "\n")
+                print(f"run folder: {self.run_dir}   model folder (at the end): {self.output_dir()}", flush=True)
+            if args.resume:
+                self._match_global_batch(args)
+            self.recipe = recipe_cls(args, self.device, self.dist)
+            check_sizes(self.recipe, args.crop_size)
+            self.train_ds = self.recipe.train_dataset()
+            self.train_ds.seed = args.seed
+            self.train_ds[0]  # fail now, with the dataset's message, rather than inside a worker later
+            self.global_batch = args.batch_size * self.dist.world
+            self.steps_per_epoch = len(self.train_ds) // self.global_batch
+            if self.steps_per_epoch == 0:
+                raise UsageError(f"the training set has {len(self.train_ds)} images, fewer than the global batch "
+                                 f"{self.global_batch}; lower --batch_size")
+            self.total_steps = args.max_steps or (args.n_epochs + args.n_epochs_decay) * self.steps_per_epoch
+            self.step = 0
+            self._t0, self._elapsed_before = time.perf_counter(), 0.0
+            self.best: dict[str, Any] = {}
+            self.last_val: dict[str, float] = {}
+            if args.resume:
+                self._load_latest()
+        except BaseException:
+            if not args.resume and self.dist.main:  # refused before any training: leave no folder behind
+                if self.lock is not None:
+                    self.lock.release()
+                shutil.rmtree(Path(args.checkpoints_dir) / args.name, ignore_errors=True)
+            raise
         self.tb = None
         if self.dist.main and not args.no_tensorboard:
             try:
