@@ -319,3 +319,26 @@ def test_official_download_reports_progress_and_cancel_leaves_no_file(pack, offi
     out(pack.LoadCycleGAN.execute(model={"model": "official/cyclegan/style_monet", "direction": "photo → monet"}))
     size = (target / "style_monet.pth").stat().st_size
     assert updates[-1] == (size, size) and len(updates) >= 3
+
+
+def test_the_default_working_size_keeps_what_an_edit_leaves_alone(pack):
+    """The published StarGAN model (64 px) on the 128-px example: by default (model size, keep detail) most
+    pixels stay as they were; resizing the whole result back (the old default) blurs all of it; every
+    slider at 0 returns the input exactly."""
+    from PIL import Image
+    import numpy as np
+
+    img = torch.from_numpy(np.asarray(Image.open(ROOT / "example_workflows" / "i2i_person.png").convert("RGB"),
+                                      dtype=np.float32) / 255)[None]
+    sliders = {a: 0.0 for a in ["Man", "Woman", "Neutral", "Skin_Default", "Skin_Light", "Skin_Medium_Light",
+                                "Skin_Medium", "Skin_Medium_Dark", "Skin_Dark"]}
+
+    def changed(working_size):
+        y = out(pack.StarGANEdit.execute(img, model={"model": "emoji-people-stargan/", **sliders, "Skin_Dark": 1.0},
+                                         working_size=working_size))
+        return ((y - img).abs().amax(-1) > 4 / 255).float().mean().item()
+
+    kept, blurred = changed("model (keep detail)"), changed("model")
+    assert kept < 0.25 and blurred > 0.35, (kept, blurred)
+    y0 = out(pack.StarGANEdit.execute(img, model={"model": "emoji-people-stargan/", **sliders}))
+    assert torch.equal(y0, img)
