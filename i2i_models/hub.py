@@ -7,7 +7,7 @@ file downloaded once is found again without the network.
 One metadata request comes first (``model_info``, a single attempt with a short timeout): it tells a
 missing repo, revision or file from an unreachable Hub within seconds, instead of the minute of retries
 that probing file after file costs, and it lists the repo's files, so only the files the model needs are
-fetched, all at the same commit. When the Hub cannot be reached, what the local cache holds is used.
+fetched. When the Hub cannot be reached, what the local cache holds is used.
 Errors come back as our :class:`~i2i_models.errors.ModelNotFoundError` / :class:`DownloadError` with a
 message that names the repo and says whether it is missing or the Hub unreachable, and what to do.
 """

@@ -40,7 +40,7 @@ REPO_ID_TIP = (f"A Hugging Face repo ({models.HUB_SYNTAX}), downloaded into mode
 
 def model_input(family: str, name: str, children: Callable[["models.Choice"], list], hub_children: list) -> io.Input:
     """The model chooser of a loader: a DynamicCombo of the listed models (each with its own child inputs,
-    e.g. CycleGAN directions or StarGAN sliders) and a '{HUB_OPTION}' entry with a ``repo_id`` field."""
+    e.g. CycleGAN directions or StarGAN sliders) and a 'Hub repo…' entry with a ``repo_id`` field."""
     options = [io.DynamicCombo.Option(c.key, children(c)) for c in models.choices(family)]
     options.append(io.DynamicCombo.Option(models.HUB_OPTION, [io.String.Input("repo_id", default="", tooltip=REPO_ID_TIP),
                                                               *hub_children]))
@@ -49,7 +49,7 @@ def model_input(family: str, name: str, children: Callable[["models.Choice"], li
 
 def hub_repo_input() -> io.String.Input:
     """The pix2pix loader's original Hub field, kept (as an input socket) so saved workflows that typed a
-    repo there keep loading it; new workflows use the '{HUB_OPTION}' entry of the model list."""
+    repo there keep loading it; new workflows use the 'Hub repo…' entry of the model list."""
     return io.String.Input("hub_repo", default="", optional=True, force_input=True,
                            tooltip=f"Legacy: a Hub repo id from workflows saved before the model list had "
                                    f"'{models.HUB_OPTION}'; when set it is used instead of model_name.")

@@ -207,6 +207,13 @@ def _decode(path: Path) -> tuple[int, int] | str:
         return str(e) or type(e).__name__
 
 
+def _record(p: Path, res: tuple[int, int] | str, ok: dict, bad: list) -> None:
+    if isinstance(res, tuple):
+        ok[p] = res
+    else:
+        bad.append((p, res))
+
+
 def verify_images(paths: list[Path], what: str) -> dict[Path, tuple[int, int]]:
     """Decode every image once before training (in parallel threads, with a progress bar on a terminal)
     and return ``{path: (width, height)}`` of the readable ones; unreadable files are skipped, counted
@@ -237,7 +244,7 @@ def verify_images(paths: list[Path], what: str) -> dict[Path, tuple[int, int]]:
         stamp = [st.st_size, st.st_mtime_ns]
         hit = cache.get(str(p))
         if hit and hit[:2] == stamp:
-            (out.__setitem__(p, tuple(hit[2])) if isinstance(hit[2], list) else bad.append((p, hit[2])))
+            _record(p, tuple(hit[2]) if isinstance(hit[2], list) else hit[2], out, bad)
         else:
             todo.append((p, stamp))
     if todo:
@@ -253,7 +260,7 @@ def verify_images(paths: list[Path], what: str) -> dict[Path, tuple[int, int]]:
         with cf.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 1)) as ex:
             for (p, stamp), res in zip(todo, ex.map(lambda t: _decode(t[0]), todo)):
                 cache[str(p)] = stamp + [list(res) if isinstance(res, tuple) else res]
-                (out.__setitem__(p, res) if isinstance(res, tuple) else bad.append((p, res)))
+                _record(p, res, out, bad)
                 if bar is not None:
                     bar.update(1)
         if bar is not None:
