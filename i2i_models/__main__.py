@@ -60,12 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "translate":
             return _translate(model, args)
         if args.domains:
-            model.config["domains"] = {"A": args.domains[0], "B": args.domains[1]}
+            model = model.with_config(domains={"A": args.domains[0], "B": args.domains[1]})
         if args.attributes:
             if len(args.attributes) != len(model.config.get("attributes", [])):
                 raise I2IError(f"--attributes needs {len(model.config.get('attributes', []))} names, got {len(args.attributes)}")
-            model.config["attributes"] = args.attributes
-            model.config["attribute_groups"] = []
+            model = model.with_config(attributes=args.attributes, attribute_groups=[])
         dropped = []
         if args.drop_discriminators:
             dropped = [r for r, n in model.networks().items() if n.role != "generator"]
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.half or (stored == torch.float16 and not args.float32):
             model = model.half()
         if args.push_to_hub:  # the folder says where it is published (ComfyUI workflows carry it to others)
-            model.config["hub_repo"] = args.push_to_hub
+            model = model.with_config(hub_repo=args.push_to_hub)
         card = _kept_card(args.source, dropped, args.half)
         out = model.save(args.out_dir, card_text=card)
         samples = Path(args.source) / "samples"

@@ -83,12 +83,25 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
                **{k: v for k, v in cfg.items() if k not in ("format", "format_version", "family", "networks", "value_range")}}
         self._complete_config(cfg)
         self.config = cfg
-        self._hub_mixin_config = cfg
         self.eval()
 
     # -- family hooks -------------------------------------------------------------------------------
     def _complete_config(self, cfg: dict[str, Any]) -> None:
         """Fill family-specific defaults into ``cfg`` (in place)."""
+
+    def with_config(self, **changes: Any) -> "I2IModel":
+        """A copy whose config has ``changes`` (e.g. ``domains={"A": "horse", "B": "zebra"}``,
+        ``attributes=[…]``, ``training={…}``), validated as any config is, sharing this bundle's weights
+        (no copy of the tensors). The bundle itself never changes: its config was validated once.
+        Raises ``ConfigError``/``FamilyMismatchError`` for a config the family does not accept."""
+        cfg = copy.deepcopy(self.config)
+        cfg.update(copy.deepcopy(changes))
+        new = type(self)(cfg)
+        new.load_state_dict(self.state_dict(), assign=True)
+        new.train(self.training)
+        if hasattr(self, "stored_dtype"):
+            new.stored_dtype = self.stored_dtype
+        return new
 
     # -- conveniences ------------------------------------------------------------------------------
     def networks(self) -> dict[str, Network]:
@@ -137,10 +150,14 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
         return directory
 
     def _save_pretrained(self, save_directory: Path) -> None:
+        """The mixin's hook: weights and our ``config.json`` (the mixin then writes no config of its own)."""
+        import json
+
         from safetensors.torch import save_file
 
         sd = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(sd, str(Path(save_directory) / "model.safetensors"), metadata={"format": "pt"})
+        (Path(save_directory) / "config.json").write_text(json.dumps(self.config, sort_keys=True, indent=2))
 
     def generate_model_card(self, *args, card_text: str | None = None, **kwargs) -> ModelCard:
         """A model card with Hub metadata (image-to-image, family tags) and a usage section."""

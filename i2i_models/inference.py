@@ -48,11 +48,9 @@ def select_generator(model: I2IModel | Network, direction: str | None = None) ->
 
 
 def bytes_per_pixel(net: nn.Module) -> int:
-    """Rough peak bytes per input pixel of a full-frame fp32 forward (calibrated with ``i2i_models.bench``)."""
-    cfg = getattr(net, "config", {})
-    width = cfg.get("ngf") or cfg.get("conv_dim") or 64
-    factor = {"unet": 12, "pytorchgan_unet": 12}.get(cfg.get("arch"), 14)  # resnet_9blocks 2048²: 3.55 GB measured
-    return factor * width + 64
+    """Rough peak bytes per input pixel of a full-frame fp32 forward: the generator's own
+    :meth:`~i2i_models.networks.common.Generator.bytes_per_pixel` (calibrated with ``i2i_models.bench``)."""
+    return net.bytes_per_pixel() if hasattr(net, "bytes_per_pixel") else 14 * 64 + 64
 
 
 def default_memory_budget(device: torch.device) -> int:

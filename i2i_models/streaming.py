@@ -13,11 +13,14 @@ those exact whole-image statistics. Padding, up-sampling, activations, concatena
 are lazy row transforms evaluated while a consumer reads; residual sums are materialised. The result
 equals the full-frame forward up to float rounding (≈1e-6), whatever the band size.
 
-Supported modules: ``Conv2d`` (any stride/padding), ``ConvTranspose2d``, reflection/replication/zero
-padding, nearest ×2 ``Upsample``, ``InstanceNorm2d`` (incl. running-stat variants), ``BatchNorm2d``
-(running statistics in ``eval()``, image statistics in ``train()``), ReLU/LeakyReLU/Tanh/Identity/
-Dropout, and the block structures of every generator in :mod:`i2i_models.networks`.
-Input/outputs are single images [1, C, H, W].
+This module knows torch layers only: ``Conv2d`` (any stride/padding), ``ConvTranspose2d``,
+reflection/replication/zero padding, nearest ×2 ``Upsample``, ``InstanceNorm2d`` (incl. running-stat
+variants), ``BatchNorm2d`` (running statistics in ``eval()``, image statistics in ``train()``),
+ReLU/LeakyReLU/Tanh/Identity/Dropout and ``Sequential``. How a network's own blocks are computed is
+theirs to say: a module with a ``stream(g, x)`` method (and a generator's ``stream(g, x, labels)``, see
+:class:`~i2i_models.networks.common.Generator`) builds its part of the graph with the builder ``g``
+(:class:`Graph`: ``build``, ``cat``, ``add``, ``const``, ``attention``). Input/outputs are single images
+[1, C, H, W].
 """
 
 from __future__ import annotations
@@ -34,10 +37,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .networks.common import attention_output, reframe
-from .networks.pytorchgan import PyTorchGANUnetGenerator, _Down, _Up
-from .networks.resnet import ResnetBlock, ResnetGenerator
-from .networks.stargan import ResidualBlock, StarGANGenerator
-from .networks.unet import UnetGenerator, UnetSkipConnectionBlock
 
 
 class Context:
@@ -452,40 +451,47 @@ def _dropout(m: nn.Dropout, ctx: Context, index: int) -> Callable:
     return fn
 
 
+class Graph:
+    """What a module's ``stream`` rule builds its part of the graph with (nodes are full-width row sources)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def build(self, m: nn.Module, x: Node) -> Node:
+        """The node of module ``m`` applied to node ``x``."""
+        return build(m, x, self.ctx)
+
+    def cat(self, xs: list[Node]) -> Node:
+        """Channel concatenation (lazy)."""
+        return Cat(xs)
+
+    def add(self, x: Node, y: Node) -> Node:
+        """``x + y``, materialised (residual sums are read by several consumers)."""
+        return Add(x, y, self.ctx)
+
+    def const(self, values: torch.Tensor, H: int, W: int) -> Node:
+        """Channels constant over the image (e.g. StarGAN's tiled labels [c_dim])."""
+        return Const(values, H, W)
+
+    def attention(self, x: Node, y: Node, output_nc: int) -> Node:
+        """The attention-mask blend of input ``x`` and raw output ``y`` (colour + mask channels)."""
+        return Attention(x, y, output_nc)
+
+
+PRIMITIVES = (nn.Sequential, nn.Conv2d, nn.ConvTranspose2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d,
+              nn.Upsample, nn.InstanceNorm2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Identity, nn.Dropout)
+
+
 def build(m: nn.Module, x: Node, ctx: Context) -> Node:
-    """Trace module ``m`` applied to node ``x``; raises ``NotImplementedError`` for unknown modules."""
+    """Trace module ``m`` applied to node ``x``: its own ``stream(g, x)`` rule, or a torch layer's.
+    Raises ``NotImplementedError`` for a module with neither."""
+    rule = getattr(m, "stream", None)
+    if rule is not None and not isinstance(m, PRIMITIVES):
+        return rule(Graph(ctx), x)
     if isinstance(m, nn.Sequential):
         for child in m:
             x = build(child, x, ctx)
         return x
-    if isinstance(m, (UnetGenerator, ResnetGenerator)):
-        if m.attention_mask:
-            return Attention(x, build(m.model, x, ctx), m.output_nc)
-        return build(m.model, x, ctx)
-    if isinstance(m, UnetSkipConnectionBlock):
-        if m.outermost:
-            return build(m.model, x, ctx)
-        seq = list(m.model)
-        skip = build(seq[0], x, ctx)  # the in-place LeakyReLU: the skip carries leaky_relu(x)
-        y = skip
-        for child in seq[1:]:
-            y = build(child, y, ctx)
-        return Cat([skip, y])
-    if isinstance(m, ResnetBlock):
-        return Add(x, build(m.conv_block, x, ctx), ctx)
-    if isinstance(m, ResidualBlock):
-        return Add(x, build(m.main, x, ctx), ctx)
-    if isinstance(m, PyTorchGANUnetGenerator):
-        ds = []
-        for k in range(1, 9):
-            x = build(getattr(m, f"down{k}").model, x, ctx)
-            ds.append(x)
-        u = ds[-1]
-        for k in range(1, 8):
-            u = Cat([build(getattr(m, f"up{k}").model, u, ctx), ds[-1 - k]])
-        return build(m.final, u, ctx)
-    if isinstance(m, (_Down, _Up)):
-        return build(m.model, x, ctx)
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         if isinstance(m, nn.Conv2d) and m.padding_mode != "zeros":
             ph, pw = m.padding
@@ -515,19 +521,14 @@ def build(m: nn.Module, x: Node, ctx: Context) -> Node:
         return x
     if isinstance(m, nn.Dropout):
         return Pointwise(x, _dropout(m, ctx, len(ctx.convs)))
-    raise NotImplementedError(f"streamed (tiled) inference does not support {type(m).__name__}")
+    raise NotImplementedError(f"streamed (tiled) inference does not support {type(m).__name__}: give it a "
+                              f"stream(g, x) method (see i2i_models.streaming)")
 
 
 def trace(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, ctx: Context) -> Node:
-    """The output node of generator ``net`` on image ``x`` [1, C, H, W] (and StarGAN ``labels`` [c_dim])."""
-    src: Node = Input(x)
-    if isinstance(net, StarGANGenerator):
-        image = src
-        if net.c_dim:
-            src = Cat([src, Const(labels, src.H, src.W)])
-        out = build(net.main, src, ctx)
-        return Attention(image, out, net.output_nc) if net.attention_mask else out
-    return build(net, src, ctx)
+    """The output node of generator ``net`` (its ``stream`` rule) on image ``x`` [1, C, H, W] (and StarGAN
+    ``labels`` [c_dim])."""
+    return net.stream(Graph(ctx), Input(x), labels)
 
 
 def run(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None, *, band_bytes: int = 32 << 20,
@@ -580,9 +581,15 @@ def _run(net, x, labels, ctx: Context, progress) -> torch.Tensor:
 
 
 def supports(net: nn.Module) -> bool:
-    """Whether :func:`run` can stream this generator (every module in it is supported)."""
-    known = (nn.Sequential, UnetGenerator, ResnetGenerator, UnetSkipConnectionBlock, ResnetBlock, ResidualBlock,
-             StarGANGenerator, PyTorchGANUnetGenerator, _Down, _Up, nn.Conv2d, nn.ConvTranspose2d, nn.ReflectionPad2d,
-             nn.ReplicationPad2d, nn.ZeroPad2d, nn.Upsample, nn.InstanceNorm2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU,
-             nn.Tanh, nn.Identity, nn.Dropout)
-    return all(isinstance(mod, known) for mod in net.modules())
+    """Whether :func:`run` can stream this generator: it has a ``stream`` rule, and every module in it
+    is a torch layer the engine knows or brings its own ``stream`` rule."""
+    if not callable(getattr(net, "stream", None)):
+        return False
+
+    def ok(m: nn.Module) -> bool:
+        if m is not net and callable(getattr(m, "stream", None)) and not isinstance(m, PRIMITIVES):
+            return all(ok(c) for c in m.children())
+        if not isinstance(m, PRIMITIVES) and m is not net:
+            return False
+        return all(ok(c) for c in m.children())
+    return ok(net)

@@ -258,5 +258,5 @@ def load_choice(key: str, family: str, hub_repo: str = "", progress: Callable[[i
                     ModelNotFoundError(f"{key!r} cannot be loaded")
     model = load(path, family=family)
     if entry is not None and entry.domains and model.config.get("domains", {}).get("A") in (None, "A"):
-        model.config["domains"] = {"A": entry.domains[0], "B": entry.domains[1]}
+        model = model.with_config(domains={"A": entry.domains[0], "B": entry.domains[1]})
     return model

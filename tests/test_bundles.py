@@ -145,3 +145,16 @@ def test_convert_half_and_generators_only(tmp_path):
     assert size(tmp_path / "slim") < 0.5 * size(tmp_path / "full")
     x = torch.rand(1, 16, 16, 3)
     assert (i2i_models.translate(slim, x) - i2i_models.translate(model, x)).abs().max() < 2e-2
+
+
+def test_bundles_change_only_through_validated_copies(tmp_path):
+    model = randomize_(CLASSES["cyclegan"](CONFIGS["cyclegan"]))
+    renamed = model.with_config(domains={"A": "horse", "B": "zebra"})
+    assert model.domains == CONFIGS["cyclegan"]["domains"] and renamed.domains == {"A": "horse", "B": "zebra"}
+    for k, v in model.state_dict().items():  # the weights are shared, not copied
+        assert renamed.state_dict()[k].data_ptr() == v.data_ptr()
+    with pytest.raises(i2i_models.ConfigError):
+        CLASSES["stargan"](CONFIGS["stargan"]).with_config(attributes=["only", "two"])
+    renamed.save(tmp_path / "m")  # config.json is ours, written without huggingface_hub's private state
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["domains"]["A"] == "horse"
+    assert not hasattr(renamed, "_hub_mixin_config") or renamed._hub_mixin_config is not renamed.config

@@ -665,11 +665,11 @@ class Trainer:
         if not self.dist.main:
             return out
         bundle = self.recipe.export_bundle()
-        bundle.config["training"] = {"command": self.command(), "steps": self.step, "recipe": self.recipe.family,
-                                     "dataset": dataset_label(self.args.dataset), "run_id": self.args.run_id,
-                                     "final_metrics": self.last_val, "best": self.best}
-        if self.args.push_to_hub:
-            bundle.config["hub_repo"] = self.args.push_to_hub
+        bundle = bundle.with_config(
+            training={"command": self.command(), "steps": self.step, "recipe": self.recipe.family,
+                      "dataset": dataset_label(self.args.dataset), "run_id": self.args.run_id,
+                      "final_metrics": self.last_val, "best": self.best},
+            **({"hub_repo": self.args.push_to_hub} if self.args.push_to_hub else {}))
         samples = sorted((self.run_dir / "samples").glob("step_*.png"))
         card = model_card(self, bundle, samples[-1].name if samples else None)
         bundle.save(out, card_text=card)

@@ -145,30 +145,6 @@ def check_reframe(reframe_input: float, reframe_output: float) -> None:
             raise ValueError(f"{name}={v!r} must be a positive scale (1.0 = unchanged)")
 
 
-def start_input(net: nn.Module, x: torch.Tensor, apply_reframe: bool = True) -> torch.Tensor:
-    """A generator's input after its ``reframe_input`` zoom (:func:`reframe`; skipped when
-    ``apply_reframe`` is false, as CycleGAN's identity loss does: a real target-domain image already has
-    the target framing)."""
-    s = getattr(net, "reframe_input", 1.0)
-    return reframe(x, s) if apply_reframe and s != 1 else x
-
-
-def finish_output(net: nn.Module, x: torch.Tensor, y: torch.Tensor, return_mask: bool, apply_reframe: bool = True):
-    """A generator's result from its input ``x`` and last layer's tanh output ``y``: ``y`` itself, or for
-    ``net.attention_mask`` the blend :func:`attention_output`, then zoomed by ``net.reframe_output``
-    (:func:`reframe`, unless ``apply_reframe`` is false); with ``return_mask`` also the mask
-    A [B, 1, H, W] in [0, 1] (1 = copy the input, before the output zoom), which trainers penalise
-    (GANimation's attention loss). Raises ``ValueError`` when ``return_mask`` is asked of a generator
-    without a mask."""
-    s = getattr(net, "reframe_output", 1.0) if apply_reframe else 1.0
-    if not getattr(net, "attention_mask", False):
-        if return_mask:
-            raise ValueError("return_mask needs a generator built with attention_mask=True")
-        return reframe(y, s)
-    out = reframe(attention_output(x, y, net.output_nc), s)
-    return (out, mask_of(y, net.output_nc)) if return_mask else out
-
-
 def check_attention(attention_mask: bool, input_nc: int, output_nc: int) -> int:
     """Channels of a generator's last layer: ``output_nc`` plus one for the mask of an attention generator.
     Raises ``ValueError`` when ``attention_mask`` is asked with fewer input than output channels (the output
@@ -269,3 +245,88 @@ class Network(nn.Module):
     def min_size(self) -> int:
         """Smallest H and W (a multiple of ``size_multiple``) whose deepest InstanceNorm map has >1 element."""
         return self.smallest or self.size_multiple
+
+
+class Generator(Network):
+    """Base of every generator: [B, input_nc, H, W] in [-1, 1] -> [B, output_nc, H', W'] in [-1, 1].
+
+    A generator is its ``body`` (the module whose tanh output ``y`` the reference code returns) wrapped in
+    what this class owns for all of them:
+
+    * the input it feeds the body (:meth:`body_input`; StarGAN appends its label maps),
+    * the optional **attention mask** (``attention_mask``: the body also predicts a mask A and the result is
+      ``A·x + (1−A)·y``, :func:`attention_output`) and the **reframe** zooms (``reframe_input``/
+      ``reframe_output``, :func:`reframe`),
+    * its size rules (``size_multiple``, ``min_size``, ``size_shrink`` px lost per axis) and its memory
+      factor (:meth:`bytes_per_pixel`, what the inference engine plans chunks and tiles with),
+    * how it is computed in **exact streamed tiles** (:meth:`stream`): the body's module tree is walked by
+      :mod:`i2i_models.streaming`; composite blocks of a network module define ``stream(g, x)`` themselves
+      (the rule lives beside the block), torch layers are known to the streaming engine. A module with no
+      rule makes :func:`i2i_models.streaming.supports` false (a test runs every registered generator).
+
+    Subclasses set ``arch``, build ``body`` (any attribute name; expose it through the ``body`` property)
+    and ``input_nc``/``output_nc``, and call :meth:`_finish` on the body's output.
+    """
+
+    role = "generator"
+    attention_mask: bool = False
+    reframe_input: float = 1.0
+    reframe_output: float = 1.0
+    size_shrink: int = 0
+    memory_factor: int = 14  # bytes per input pixel per first-layer filter of a full-frame fp32 forward
+    input_nc: int = 3
+    output_nc: int = 3
+
+    @property
+    def body(self) -> nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def examples(cls) -> list[dict]:
+        """Small configurations covering this architecture's variants (attention mask, reframe, …): what
+        the test suite runs through the streamed path against the full frame. Every generator must give
+        some, so a new architecture cannot skip that test."""
+        raise NotImplementedError(f"{cls.__name__} gives no example configurations (Generator.examples)")
+
+    @property
+    def width(self) -> int:
+        """Filters of the first layer (``ngf`` / ``conv_dim``), what memory use scales with."""
+        cfg = getattr(self, "config", {}) or {}
+        return int(cfg.get("ngf") or cfg.get("conv_dim") or 64)
+
+    def bytes_per_pixel(self) -> int:
+        """Rough peak bytes per input pixel of a full-frame fp32 forward (calibrated with ``i2i_models.bench``:
+        resnet_9blocks at 2048² used 3.55 GB)."""
+        return self.memory_factor * self.width + 64
+
+    def body_input(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """What the body sees for image ``x`` (and labels ``c``): the image itself here."""
+        return x
+
+    def reframe_in(self, x: torch.Tensor, apply: bool = True) -> torch.Tensor:
+        """``x`` after the ``reframe_input`` zoom (skipped when ``apply`` is false, as CycleGAN's identity loss
+        does: a real target-domain image already has the target framing)."""
+        return reframe(x, self.reframe_input) if apply and self.reframe_input != 1 else x
+
+    def _finish(self, x: torch.Tensor, y: torch.Tensor, return_mask: bool = False, apply_reframe: bool = True):
+        """The result from the (zoomed) input ``x`` and the body's tanh output ``y``: ``y``, or the attention
+        blend, then the ``reframe_output`` zoom; with ``return_mask`` also the mask A [B, 1, H, W] in [0, 1]
+        (1 = copy the input). Raises ``ValueError`` when ``return_mask`` is asked without a mask."""
+        s = self.reframe_output if apply_reframe else 1.0
+        if not self.attention_mask:
+            if return_mask:
+                raise ValueError("return_mask needs a generator built with attention_mask=True")
+            return reframe(y, s)
+        out = reframe(attention_output(x, y, self.output_nc), s)
+        return (out, mask_of(y, self.output_nc)) if return_mask else out
+
+    # -- exact streamed tiles (see i2i_models.streaming) -------------------------------------------------
+    def stream_input(self, g, x, labels: torch.Tensor | None = None):
+        """The body's input as a streaming node, from the image node ``x`` (see :meth:`body_input`)."""
+        return x
+
+    def stream(self, g, x, labels: torch.Tensor | None = None):
+        """The generator's output node (before the ``reframe_output`` zoom, which the engine applies to the
+        whole image) for the image node ``x``, built with the streaming graph builder ``g``."""
+        y = g.build(self.body, self.stream_input(g, x, labels))
+        return g.attention(x, y, self.output_nc) if self.attention_mask else y

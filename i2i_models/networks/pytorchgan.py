@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network
+from .common import Generator, Network
 
 
 class _Down(nn.Module):
@@ -30,6 +30,9 @@ class _Down(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def stream(self, g, x):
+        return g.build(self.model, x)
+
 
 class _Up(nn.Module):
     def __init__(self, in_size: int, out_size: int, dropout: float = 0.0):
@@ -43,8 +46,11 @@ class _Up(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         return torch.cat((self.model(x), skip), 1)
 
+    def stream(self, g, x, skip):
+        return g.cat([g.build(self.model, x), skip])
 
-class PyTorchGANUnetGenerator(Network):
+
+class PyTorchGANUnetGenerator(Generator):
     """PyTorch-GAN / HugGAN pix2pix ``GeneratorUNet``: [B, input_nc, H, W] in [-1, 1] -> [B, output_nc, H, W].
 
     8 down-samplings with hard-coded widths 64…512 (H and W multiples of 256); InstanceNorm without
@@ -53,8 +59,8 @@ class PyTorchGANUnetGenerator(Network):
     """
 
     arch = "pytorchgan_unet"
-    role = "generator"
     multiple = 256  # 8 down-samplings
+    memory_factor = 12
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3):
         super().__init__()
@@ -95,6 +101,21 @@ class PyTorchGANUnetGenerator(Network):
         u = self.up6(u, d2)
         u = self.up7(u, d1)
         return self.final(u)
+
+    @classmethod
+    def examples(cls) -> list[dict]:
+        return [dict(input_nc=3, output_nc=3)]
+
+    def stream(self, g, x, labels=None):
+        """Exact streamed tiles: the same skip wiring as :meth:`forward`."""
+        ds = []
+        for k in range(1, 9):
+            x = getattr(self, f"down{k}").stream(g, x)
+            ds.append(x)
+        u = ds[-1]
+        for k in range(1, 8):
+            u = getattr(self, f"up{k}").stream(g, u, ds[-1 - k])
+        return g.build(self.final, u)
 
 
 class PyTorchGANDiscriminator(Network):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_attention, check_reframe, start_input, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Generator, check_attention, check_reframe, check_choice, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
 RESNET_PRESETS = {"resnet_6blocks": 6, "resnet_9blocks": 9}
@@ -43,8 +43,12 @@ class ResnetBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv_block(x)
 
+    def stream(self, g, x):
+        """Exact streamed tiles: the residual sum, materialised (see :mod:`i2i_models.streaming`)."""
+        return g.add(x, g.build(self.conv_block, x))
 
-class ResnetGenerator(Network):
+
+class ResnetGenerator(Generator):
     """CycleGAN ResNet generator: [B, input_nc, H, W] in [-1, 1] -> [B, output_nc, H, W] in [-1, 1].
 
     Args:
@@ -69,7 +73,6 @@ class ResnetGenerator(Network):
     """
 
     arch = "resnet"
-    role = "generator"
     multiple, smallest = 4, 8  # two stride-2 layers; the residual trunk's InstanceNorm needs >1 pixel
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
@@ -110,8 +113,19 @@ class ResnetGenerator(Network):
             init_attention_bias(self)
         self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
 
+    @classmethod
+    def examples(cls) -> list[dict]:
+        return [dict(ngf=8, n_blocks=2, upsample="transpose"),
+                dict(ngf=8, n_blocks=2, upsample="nearest", attention_mask=True),
+                dict(ngf=8, n_blocks=1, upsample="nearest", reframe_input=0.9, reframe_output=1.1),
+                dict(input_nc=1, output_nc=1, ngf=8, n_blocks=1, upsample="nearest", outer_padding=1)]
+
+    @property
+    def body(self) -> nn.Module:
+        return self.model
+
     def forward(self, x: torch.Tensor, return_mask: bool = False, reframe: bool = True):
         """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]; ``reframe=False``
         skips the ``reframe_input``/``reframe_output`` zooms."""
-        x = start_input(self, x, reframe)
-        return finish_output(self, x, self.model(x), return_mask, reframe)
+        x = self.reframe_in(x, reframe)
+        return self._finish(x, self.model(x), return_mask, reframe)

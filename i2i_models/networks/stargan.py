@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import InstanceNormStats, Network, check_attention, check_choice, finish_output, init_attention_bias, upsample_conv, UPSAMPLES
+from .common import Generator, InstanceNormStats, Network, check_attention, check_choice, init_attention_bias, upsample_conv, UPSAMPLES
 
 
 def _in(dim: int, track: bool, use_running: bool) -> nn.Module:
@@ -28,8 +28,12 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.main(x)
 
+    def stream(self, g, x):
+        """Exact streamed tiles: the residual sum, materialised (see :mod:`i2i_models.streaming`)."""
+        return g.add(x, g.build(self.main, x))
 
-class StarGANGenerator(Network):
+
+class StarGANGenerator(Generator):
     """StarGAN generator ``G(x, c)``: x [B, input_nc, H, W] in [-1, 1], c [B, c_dim] target labels
     (float; {0, 1} for trained attributes, other magnitudes extrapolate) -> [B, output_nc, H, W] in [-1, 1].
 
@@ -50,7 +54,6 @@ class StarGANGenerator(Network):
     """
 
     arch = "stargan_g"
-    role = "generator"
     multiple, smallest = 4, 8  # two stride-2 layers; the residual trunk's InstanceNorm needs >1 pixel
 
     def __init__(self, conv_dim: int = 64, c_dim: int = 5, repeat_num: int = 6, input_nc: int = 3,
@@ -82,17 +85,34 @@ class StarGANGenerator(Network):
         if attention_mask:
             init_attention_bias(self)
 
+    @classmethod
+    def examples(cls) -> list[dict]:
+        return [dict(conv_dim=8, c_dim=3, repeat_num=2, upsample="nearest"),
+                dict(conv_dim=8, c_dim=3, repeat_num=1, upsample="transpose", attention_mask=True),
+                dict(conv_dim=8, c_dim=0, repeat_num=1, track_running_stats=True, use_running_stats=True)]
+
+    @property
+    def body(self) -> nn.Module:
+        return self.main
+
+    def body_input(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """``cat(x, c tiled to [B, c_dim, H, W])`` (the labels after the image channels, as yunjey)."""
+        if not self.c_dim:
+            return x
+        if c is None or c.dim() != 2 or c.shape[1] != self.c_dim or c.shape[0] != x.shape[0]:
+            got = None if c is None else tuple(c.shape)
+            raise ValueError(f"StarGAN generator needs labels c of shape [B={x.shape[0]}, c_dim={self.c_dim}], got {got}")
+        c = c.to(dtype=x.dtype).view(c.size(0), c.size(1), 1, 1).expand(-1, -1, x.size(2), x.size(3))
+        return torch.cat([x, c], dim=1)
+
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, return_mask: bool = False):
         """``G(x, c)`` [B, output_nc, H, W]; with ``return_mask`` (attention models only) also the mask
         A [B, 1, H, W] in [0, 1] (1 = copy the input), for a mask penalty in training."""
-        inp = x
-        if self.c_dim:
-            if c is None or c.dim() != 2 or c.shape[1] != self.c_dim or c.shape[0] != x.shape[0]:
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f"StarGAN generator needs labels c of shape [B={x.shape[0]}, c_dim={self.c_dim}], got {got}")
-            c = c.to(dtype=x.dtype).view(c.size(0), c.size(1), 1, 1).expand(-1, -1, x.size(2), x.size(3))
-            inp = torch.cat([x, c], dim=1)
-        return finish_output(self, x, self.main(inp), return_mask)
+        return self._finish(x, self.main(self.body_input(x, c)), return_mask)
+
+    def stream_input(self, g, x, labels: torch.Tensor | None = None):
+        """The image node with the labels as constant channels after it."""
+        return g.cat([x, g.const(labels, x.H, x.W)]) if self.c_dim else x
 
 
 class StarGANDiscriminator(Network):

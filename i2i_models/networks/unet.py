@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import Network, check_attention, check_reframe, start_input, check_choice, finish_output, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
+from .common import Generator, check_attention, check_reframe, check_choice, init_attention_bias, conv_bias, norm_layer, upsample_conv, NORMS, UPSAMPLES
 
 UNET_PRESETS = {"unet_128": 7, "unet_256": 8}
 
@@ -60,8 +60,20 @@ class UnetSkipConnectionBlock(nn.Module):
         y = self.model(x)  # mutates x in place through the leading inplace LeakyReLU, as the reference
         return torch.cat([x, y], 1)
 
+    def stream(self, g, x):
+        """Exact streamed tiles: the skip carries leaky_relu(x) (the in-place activation that opens the
+        block changes ``x`` itself in the forward), concatenated with the block's output."""
+        if self.outermost:
+            return g.build(self.model, x)
+        seq = list(self.model)
+        skip = g.build(seq[0], x)
+        y = skip
+        for child in seq[1:]:
+            y = g.build(child, y)
+        return g.cat([skip, y])
 
-class UnetGenerator(Network):
+
+class UnetGenerator(Generator):
     """pix2pix U-Net generator: [B, input_nc, H, W] in [-1, 1] -> [B, output_nc, H, W] in [-1, 1] (tanh).
 
     Args:
@@ -84,7 +96,7 @@ class UnetGenerator(Network):
     """
 
     arch = "unet"
-    role = "generator"
+    memory_factor = 12
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, num_downs: int = 8, ngf: int = 64,
                  norm: str = "batch", use_dropout: bool = True, upsample: str = "transpose",
@@ -112,12 +124,22 @@ class UnetGenerator(Network):
         if attention_mask:
             init_attention_bias(self)
 
+    @classmethod
+    def examples(cls) -> list[dict]:
+        return [dict(num_downs=6, ngf=8, norm="instance", upsample="nearest"),
+                dict(num_downs=5, ngf=8, norm="batch", upsample="transpose"),
+                dict(num_downs=6, ngf=8, norm="instance", upsample="nearest", attention_mask=True, reframe_input=0.9)]
+
     @property
     def size_multiple(self) -> int:
         return 2 ** self.num_downs
 
+    @property
+    def body(self) -> nn.Module:
+        return self.model
+
     def forward(self, x: torch.Tensor, return_mask: bool = False, reframe: bool = True):
         """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]; ``reframe=False``
         skips the ``reframe_input``/``reframe_output`` zooms."""
-        x = start_input(self, x, reframe)
-        return finish_output(self, x, self.model(x), return_mask, reframe)
+        x = self.reframe_in(x, reframe)
+        return self._finish(x, self.model(x), return_mask, reframe)
