@@ -149,16 +149,16 @@ def _translate(model, args) -> int:
 
     from . import edit, translate
     from .editing import parse_attribute_text
+    from .families import family
 
     out = Path(args.out)
     many = len(args.inputs) > 1 or out.is_dir() or not out.suffix
-    strengths = parse_attribute_text(args.strengths, model.attributes) if model.family == "stargan" else None
-    if model.family != "stargan" and args.strengths.strip():
+    spec = family(model)
+    strengths = parse_attribute_text(args.strengths, model.attributes) if spec.conditional else None
+    if not spec.conditional and args.strengths.strip():
         raise ValueError(f"--strengths is for StarGAN models; this is a {model.family} model")
-    if args.direction and model.family != "cyclegan":
-        raise ValueError(f"--direction is for CycleGAN models; a {model.family} model translates one way only")
-    if args.direction and args.direction not in model.directions:
-        raise ValueError(f"this CycleGAN model has no {args.direction} generator (it has: {', '.join(model.directions)})")
+    if args.direction:
+        spec.generator(model, args.direction)  # raises, naming what the model has
     if many:
         out.mkdir(parents=True, exist_ok=True)
     for src in args.inputs:
@@ -168,7 +168,7 @@ def _translate(model, args) -> int:
         except (OSError, ValueError) as e:
             raise I2IError(f"cannot read image {src}: {e}") from None
         opts = dict(precision=args.precision, tiled=True if args.tiled else None)
-        if model.family == "stargan":
+        if spec.conditional:
             y = edit(model, img, strengths, **opts)
         else:
             y = translate(model, img, direction=args.direction, **opts)

@@ -35,7 +35,6 @@ from .networks import Network, build_network
 FORMAT = "comfyui-i2i-gans"
 FORMAT_VERSION = 1
 REPO_URL = "https://github.com/comfyui-i2i-gans/comfyui-i2i-gans"
-FAMILIES: dict[str, type[I2IModel]] = {}
 
 
 class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans", pipeline_tag="image-to-image",
@@ -52,11 +51,6 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
     family: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = ()
     paper_url: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.family:
-            FAMILIES[cls.family] = cls
 
     def __init__(self, config: dict[str, Any]):
         super().__init__()
@@ -233,99 +227,14 @@ def _expected_role(role: str) -> str:
 
 
 def family_class(family: str | None) -> type[I2IModel]:
-    """The bundle class of a family name; raises ``ConfigError`` naming the known families."""
-    cls = FAMILIES.get(family or "")
-    if cls is None:
+    """The bundle class of a family name (from the family registry, :mod:`i2i_models.families`); raises
+    ``ConfigError`` naming the known families."""
+    from .families import FAMILIES
+
+    fam = FAMILIES.get(family or "")
+    if fam is None:
         raise ConfigError(f"unknown model family {family!r}; known: {', '.join(sorted(FAMILIES))}")
-    return cls
-
-
-class Pix2PixModel(I2IModel):
-    """pix2pix (Isola et al., 2017): ``generator`` maps A→B; ``discriminator`` (optional) is the
-    conditional PatchGAN on ``cat(A, B)``."""
-
-    family = "pix2pix"
-    roles = ("generator", "discriminator")
-    paper_url = "https://arxiv.org/abs/1611.07004"
-
-    def _complete_config(self, cfg):
-        cfg.setdefault("direction", "AtoB")
-
-
-class CycleGANModel(I2IModel):
-    """CycleGAN (Zhu et al., 2017): ``G_A`` maps domain A→B, ``G_B`` maps B→A; either may be absent
-    (a single reference generator file is a one-direction bundle). ``D_A`` judges G_A's outputs
-    (domain B) and ``D_B`` G_B's (domain A), as in junyanz. ``config["domains"]`` names A and B."""
-
-    family = "cyclegan"
-    roles = ("G_A", "G_B", "D_A", "D_B")
-    paper_url = "https://arxiv.org/abs/1703.10593"
-
-    def _complete_config(self, cfg):
-        domains = dict(cfg.get("domains") or {})
-        domains.setdefault("A", "A")
-        domains.setdefault("B", "B")
-        cfg["domains"] = domains
-
-    @property
-    def domains(self) -> dict[str, str]:
-        return self.config["domains"]
-
-    @property
-    def directions(self) -> list[str]:
-        """Available directions: ``"AtoB"`` if ``G_A`` is present, ``"BtoA"`` if ``G_B`` is."""
-        return [d for d, r in (("AtoB", "G_A"), ("BtoA", "G_B")) if getattr(self, r) is not None]
-
-    def generator_for(self, direction: str = "AtoB") -> Network:
-        """``G_A`` for ``"AtoB"``, ``G_B`` for ``"BtoA"``; ``ValueError`` if that direction is absent."""
-        role = {"AtoB": "G_A", "BtoA": "G_B"}.get(direction)
-        if role is None:
-            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-        net = getattr(self, role)
-        if net is None:
-            raise ValueError(f"this CycleGAN bundle has no {role}, so it cannot translate {direction}; "
-                             f"available: {self.directions}")
-        return net
-
-    @property
-    def discriminator(self):
-        """``D_A`` if present, else ``D_B`` (a bundle made from one discriminator file)."""
-        return self.D_A if self.D_A is not None else self.D_B
-
-
-class StarGANModel(I2IModel):
-    """StarGAN (Choi et al., 2018): one ``generator`` ``G(x, c)`` for all attributes and a
-    ``discriminator`` whose classifier head predicts the attributes (``config["attributes"]``,
-    one-hot ``config["attribute_groups"]``)."""
-
-    family = "stargan"
-    roles = ("generator", "discriminator")
-    paper_url = "https://arxiv.org/abs/1711.09020"
-
-    def _complete_config(self, cfg):
-        c_dim = next((n["c_dim"] for n in cfg["networks"].values() if n and "c_dim" in n), 0)
-        attrs = cfg.get("attributes")
-        if not attrs:
-            attrs = [f"attr_{i}" for i in range(c_dim)]
-        if len(attrs) != c_dim:
-            raise ConfigError(f"config lists {len(attrs)} attributes but the networks have c_dim={c_dim}")
-        groups = [list(g) for g in cfg.get("attribute_groups") or []]
-        for g in groups:
-            bad = [a for a in g if a not in attrs]
-            if bad:
-                raise ConfigError(f"attribute_groups names unknown attributes {bad}; attributes are {attrs}")
-        cfg["attributes"], cfg["attribute_groups"] = list(attrs), groups
-        d = cfg["networks"].get("discriminator")
-        if d and not cfg.get("image_size"):
-            cfg["image_size"] = d["image_size"]
-
-    @property
-    def attributes(self) -> list[str]:
-        return self.config["attributes"]
-
-    @property
-    def attribute_groups(self) -> list[list[str]]:
-        return self.config["attribute_groups"]
+    return fam.bundle
 
 
 def _default_permissions(folder: Path) -> None:
@@ -335,3 +244,9 @@ def _default_permissions(folder: Path) -> None:
     os.chmod(folder, 0o777 & ~mask)
     for p in folder.rglob("*"):
         os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
+
+
+# The family bundles live with the rest of their family's knowledge (i2i_models/families/); re-exported here.
+from .families.cyclegan import CycleGANModel  # noqa: E402
+from .families.pix2pix import Pix2PixModel  # noqa: E402
+from .families.stargan import StarGANModel  # noqa: E402

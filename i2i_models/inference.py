@@ -21,8 +21,9 @@ import torch.nn as nn
 
 from . import images as im
 from . import streaming
-from .bundles import CycleGANModel, I2IModel, Pix2PixModel, StarGANModel
-from .networks import Network, StarGANGenerator
+from .bundles import I2IModel
+from .families import family
+from .networks import Network
 
 log = logging.getLogger("i2i_models")
 
@@ -31,19 +32,14 @@ _compiled: "weakref.WeakKeyDictionary[nn.Module, Any]" = weakref.WeakKeyDictiona
 
 
 def select_generator(model: I2IModel | Network, direction: str | None = None) -> Network:
-    """The generator ``translate`` runs: pix2pix ``generator``; CycleGAN ``G_A`` (``"AtoB"``, the default
-    when present) or ``G_B`` (``"BtoA"``); StarGAN ``generator``; or the network itself.
-    Raises ``ValueError`` when the bundle has no such generator."""
+    """The generator ``translate`` runs: the family's generator for ``direction`` (pix2pix and StarGAN
+    ``generator``; CycleGAN ``G_A`` for ``"AtoB"``, the default when present, ``G_B`` for ``"BtoA"``; see
+    :mod:`i2i_models.families`), or the network itself. Raises ``ValueError`` when the bundle has no such
+    generator and ``TypeError`` for anything else."""
     if isinstance(model, Network):
         return model
-    if isinstance(model, CycleGANModel):
-        return model.generator_for(direction or (model.directions or ["AtoB"])[0])
-    if isinstance(model, (Pix2PixModel, StarGANModel)):
-        if direction not in (None, "AtoB"):
-            raise ValueError(f"a {model.family} model translates in one direction only; got direction={direction!r}")
-        if model.generator is None:
-            raise ValueError(f"this {model.family} bundle holds no generator (it was made from a discriminator file)")
-        return model.generator
+    if isinstance(model, I2IModel):
+        return family(model).generator(model, direction)
     raise TypeError(f"expected an i2i_models bundle or generator network, got {type(model).__name__}")
 
 
@@ -210,7 +206,7 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
         raise ValueError(f"batchnorm must be 'running' or 'batch', got {batchnorm!r}")
     if channels_last is None:
         channels_last = dev.type == "cuda"
-    c_dim = getattr(net, "c_dim", 0) if isinstance(net, StarGANGenerator) else 0
+    c_dim = int(getattr(net, "c_dim", 0) or 0)  # conditional generators (StarGAN) take labels
     lab = _labels(labels, c_dim, x.shape[0])
 
     colour, alpha = im.split_alpha(im.to_unit_float(x))

@@ -17,13 +17,14 @@ import torch
 
 from . import hub
 from .bundles import FORMAT, I2IModel, family_class
+from .families import FAMILIES
+from .families import family as family_of
 from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError
 from .formats import Detection, detect, split_roles
 from .formats.junyanz import apply_train_opt, parse_train_opt
 from .formats.yunjey import default_attributes
 from .state_dicts import WEIGHT_SUFFIXES, read_json, read_state_dict
 
-FAMILY_NAMES = ("pix2pix", "cyclegan", "stargan")
 
 # File-name conventions of the reference codebases: (regex, codebase). Groups: role, step.
 _FILE_ROLES = [
@@ -165,8 +166,8 @@ def load(source: str | os.PathLike, *, family: str | None = None, revision: str 
         FamilyMismatchError: ``family`` given and the source is another family.
         ConfigError: a malformed ``config.json``, or weights that do not fit it.
     """
-    if family is not None and family not in FAMILY_NAMES:
-        raise ValueError(f"family must be one of {FAMILY_NAMES}, got {family!r}")
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be one of {tuple(FAMILIES)}, got {family!r}")
     path = resolve(source, revision=revision)
     model = load_path(path, family=family, label=os.fspath(source))
     if family is not None and model.family != family:
@@ -340,45 +341,42 @@ def peek(source: str | os.PathLike, *, family: str | None = None) -> dict[str, A
         files = _with_siblings(path) if path.is_file() else _pick_files(path)
         cfg, _ = _plan(files, family, str(source), peek=True)
     nets = cfg.get("networks", {})
-    out = {k: cfg.get(k) for k in ("family", "domains", "attributes", "attribute_groups", "source")}
+    out = {k: cfg.get(k) for k in ("family", "domains", "attributes", "attribute_groups", "source", "hub_repo")}
     out["networks"] = {r: n.get("arch") for r, n in nets.items() if n}
-    if cfg["family"] == "cyclegan":
-        out["directions"] = [d for d, r in (("AtoB", "G_A"), ("BtoA", "G_B")) if nets.get(r)]
+    fam = family_of(cfg["family"])
+    out["directions"] = fam.available_directions(nets)
+    if len(fam.directions) > 1:
         out["domains"] = out["domains"] or {"A": "A", "B": "B"}
-    else:
-        out["directions"] = ["AtoB"] if nets.get("generator") else []
     return out
 
 
 def _assign_roles(items: list[_Item], family: str | None, label: str) -> tuple[str, dict[str, _Item]]:
-    """Decide the family and the role of each detected network."""
-    stargan = [it for it in items if it.det.family == "stargan"]
-    if stargan:
-        if len(stargan) != len(items):
-            raise ConfigError(f"{label} mixes StarGAN and other networks")
-        if family not in (None, "stargan"):
-            raise FamilyMismatchError(f"{label} is a StarGAN model ({stargan[0].det.kind}), not a {family} model")
-        fam = "stargan"
-    elif any(it.hint in ("G_A", "G_B", "D_A", "D_B") for it in items):
-        fam = "cyclegan" if family is None else family
+    """Decide the family (from the detected networks, the file names' role hints and ``family``) and the
+    role of each detected network (the family's :meth:`~i2i_models.families.Family.role_of_file`)."""
+    conditional = sorted({it.det.family for it in items if family_of(it.det.family).conditional})
+    if conditional:
+        fam = conditional[0]
+        kind = next(it.det.kind for it in items if it.det.family == fam)
+        if len(conditional) > 1 or any(it.det.family != fam for it in items):
+            raise ConfigError(f"{label} mixes {family_of(fam).summary} networks with others")
+        if family not in (None, fam):
+            raise FamilyMismatchError(f"{label} is a {fam} model ({kind}), not a {family} model")
     elif family is not None:
-        if family == "stargan":
-            raise FamilyMismatchError(f"{label} is a {items[0].det.kind} ({items[0].det.family}), not a StarGAN model")
+        if family_of(family).conditional:
+            raise FamilyMismatchError(f"{label} is a {items[0].det.kind} ({items[0].det.family}), not a {family} model")
         fam = family
     else:
+        hinted = [f.name for f in FAMILIES.values()
+                  if any(it.hint not in (None, "G", "D") and it.hint in f.file_roles for it in items)]
         gens = [it for it in items if it.det.role == "generator"]
-        fam = (gens or items)[0].det.family
+        fam = hinted[0] if hinted else (gens or items)[0].det.family
     roles: dict[str, _Item] = {}
+    spec = family_of(fam)
     for it in items:
-        if fam == "cyclegan":
-            if it.hint in ("G_A", "G_B", "D_A", "D_B"):
-                role = it.hint
-            else:
-                role = "G_A" if it.det.role == "generator" else "D_A"
-        else:
-            if it.hint in ("G_A", "G_B", "D_A", "D_B"):
-                raise FamilyMismatchError(f"{label}: {it.path.name} is a CycleGAN {it.hint} file, not a {fam} network")
-            role = it.det.role
+        role = spec.role_of_file(it.hint, it.det.role)
+        if role is None:
+            raise FamilyMismatchError(f"{label}: {it.path.name} is a {it.hint} file of another family, not a {fam} "
+                                      f"network")
         if role in roles:
             raise ConfigError(f"{label}: both {roles[role].path.name} and {it.path.name} would be the {role}; "
                               f"load one file at a time")

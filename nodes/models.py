@@ -24,6 +24,7 @@ import folder_paths
 from ..i2i_models import catalog, load, peek
 from ..i2i_models.bundles import REPO_URL, I2IModel
 from ..i2i_models.errors import ModelNotFoundError
+from ..i2i_models.families import family
 from ..i2i_models.state_dicts import WEIGHT_SUFFIXES
 
 log = logging.getLogger("comfyui-i2i-gans")
@@ -156,9 +157,9 @@ def choices(family: str) -> list[Choice]:
     return out
 
 
-def direction_label(choice_domains: dict[str, str], direction: str) -> str:
-    a, b = choice_domains.get("A", "A"), choice_domains.get("B", "B")
-    return f"{a} → {b}" if direction == "AtoB" else f"{b} → {a}"
+def direction_label(choice_domains: dict[str, str], direction: str, family_name: str = "cyclegan") -> str:
+    """A direction as the loaders show it, named after the model's domains (the family's display rule)."""
+    return family(family_name).direction_label(choice_domains, direction)
 
 
 # ------------------------------------------------------------------------------------------- provenance

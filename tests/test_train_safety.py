@@ -197,7 +197,7 @@ def test_known_errors_end_in_one_line_with_exit_code_2(tmp_path):
     assert "Womn=1" in line
     line = _one_error_line(_cli("i2i_models", "translate", str(model / "emoji-line2color-pix2pix"), img, "--out",
                                 str(tmp_path / "o.png"), "--direction", "BtoA"))
-    assert "one way only" in line
+    assert "one direction only" in line
     line = _one_error_line(_cli("i2i_models", "translate", str(model / "emoji-line2color-pix2pix"), img, "--out",
                                 str(tmp_path / "missing" / "o.png")))
     assert "does not exist" in line

@@ -56,7 +56,7 @@ def measure(family: str, extra: list[str], steps: int, warmup: int, device: str)
     args._explicit = explicit_options(p, argv)
     cls.apply_defaults(args)
     dist = Dist(device)
-    recipe = cls(args, torch.device(device), dist)
+    recipe = cls.create(args, torch.device(device), dist)
     ds = recipe.train_dataset()
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=False, drop_last=True)
     batches = []

@@ -25,18 +25,14 @@ def _table(metrics: dict[str, float]) -> str:
 def model_card(trainer, bundle, sample_name: str | None) -> str:
     """Markdown: what was trained on what, the exact command, final and best validation metrics (with the
     step they came from) and a sample grid (input | output | target)."""
+    from i2i_models.families import family
+
     a = trainer.args
-    fam = bundle.family
-    dom = bundle.config.get("domains")
-    what = {"pix2pix": "paired image-to-image translation (pix2pix)",
-            "cyclegan": "unpaired image-to-image translation (CycleGAN)",
-            "stargan": "multi-attribute editing (StarGAN)"}[fam]
+    spec = family(bundle)
+    what = spec.summary
     lines = [f"# {a.name}", "", f"{'An' if what[0] in 'aeiou' else 'A'} {what} model trained with "
              f"[comfyui-i2i-gans](https://github.com/comfyui-i2i-gans/comfyui-i2i-gans)."]
-    if dom and fam != "stargan":
-        lines.append(f"Domains: **{dom.get('A')} → {dom.get('B')}**.")
-    if fam == "stargan":
-        lines.append("Attributes: " + ", ".join(f"`{x}`" for x in bundle.config.get("attributes", [])) + ".")
+    lines += spec.card_lines(bundle.config)
     lines += ["", "## Training", "", f"- data: {data_description(a.dataset)} (train split `{a.train_split}`)",
               f"- steps: {trainer.step} (batch {a.batch_size} x {trainer.dist.world} process(es)), crop {a.crop_size} px",
               f"- license: {a.license or 'see the dataset'}", "", "```bash", trainer.command(), "```", "",

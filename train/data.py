@@ -453,13 +453,13 @@ def read_list_attr(path: Path) -> tuple[list[str], dict[str, list[int]]]:
 
 
 def read_edit_pairs(csv_path: str | os.PathLike, image_dir: str | os.PathLike,
-                    items: list[tuple[Path, torch.Tensor]]) -> list[tuple[int, int]]:
+                    items: list[tuple[Path, torch.Tensor]], attributes: list[str] | None = None) -> list[tuple[int, int]]:
     """Ground-truth edits: ``(src, tgt)`` indices into ``items`` (``(path, label)`` as
     :class:`AttributeDataset` keeps them) for the rows of an ``edit_pairs.csv`` (columns ``src_file``,
     ``tgt_file``, paths relative to ``image_dir``, as ``../shared/datasets/emoji_people_attrs`` ships it)
     whose two files are both present and whose labels differ (a row that changes only an attribute the
-    model does not learn is no edit for it). In file order. Raises :class:`DataError` for a file without
-    those columns."""
+    model does not learn is no edit for it); with ``attributes``, only rows whose ``attribute`` column is one
+    of them. In file order. Raises :class:`DataError` for a file without those columns."""
     image_dir = Path(image_dir)
     index = {}
     for i, (p, _) in enumerate(items):
@@ -471,7 +471,8 @@ def read_edit_pairs(csv_path: str | os.PathLike, image_dir: str | os.PathLike,
         reader = csv.DictReader(f)
         if not {"src_file", "tgt_file"} <= set(reader.fieldnames or ()):
             raise DataError(f"{csv_path} needs the columns src_file and tgt_file (got {reader.fieldnames})")
-        rows = [(index.get(r["src_file"]), index.get(r["tgt_file"])) for r in reader]
+        rows = [(index.get(r["src_file"]), index.get(r["tgt_file"])) for r in reader
+                if attributes is None or r.get("attribute") in attributes]
     return [(s, t) for s, t in rows if s is not None and t is not None and not torch.equal(items[s][1], items[t][1])]
 
 

@@ -20,7 +20,6 @@ which ``--push_to_hub`` then publishes with the folder.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -29,103 +28,70 @@ import torch
 
 import i2i_models
 
-from .data import DataError, NamedPairs, PairedDataset, eval_transform
-from .metrics import MeanMeter, image_metrics
+from .data import cache_dir as cache_dir_default
+from .evaluation import CaseScore, case_pairs, score
 
 
-def _unit(x):
-    return ((x.float().cpu() + 1) / 2).clamp(0, 1)
+def _runner(net):
+    dev = next(net.parameters()).device
+
+    @torch.no_grad()
+    def run(x, *labels):
+        return net(x.to(dev), *(c.to(dev) for c in labels)).float().cpu()
+    return run
 
 
-@torch.no_grad()
-def _run(net, x, *args):
-    return net(x.to(next(net.parameters()).device), *args).float().cpu()
-
-
-def _result(meter_model: MeanMeter, meter_ident: MeanMeter) -> dict[str, float]:
-    return {**meter_model.result("model_"), **meter_ident.result("identity_"), "images": meter_model.n}
-
-
-def eval_pix2pix(model, root: Path, split: str, size: int) -> dict:
-    ds = PairedDataset(root, split, eval_transform(size), model.config.get("direction", "AtoB"),
-                       model.generator.input_nc, model.generator.output_nc)
-    m, ident = MeanMeter(), MeanMeter()
-    for b in torch.utils.data.DataLoader(ds, batch_size=16):
-        out = _run(model.generator, b["A"])
-        m.add(image_metrics(_unit(out).expand(-1, 3, -1, -1), _unit(b["B"]).expand(-1, 3, -1, -1)))
-        ident.add(image_metrics(_unit(b["A"]).expand(-1, 3, -1, -1), _unit(b["B"]).expand(-1, 3, -1, -1)))
-    return {"AtoB": _result(m, ident)}
-
-
-def eval_cyclegan(model, root: Path, split: str, size: int) -> dict:
-    out = {}
-    for direction, src, tgt in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
-        if direction not in model.directions:
-            continue
-        net = model.generator_for(direction)
-        ds = NamedPairs(root / f"{split}{src}", root / f"{split}{tgt}", size, net.input_nc, net.output_nc)
-        if not len(ds):
-            raise DataError(f"no same-name pairs in {root}/{split}{src} and {root}/{split}{tgt}")
-        m, ident = MeanMeter(), MeanMeter()
-        for b in torch.utils.data.DataLoader(ds, batch_size=16):
-            y = _run(net, b["A"])
-            m.add(image_metrics(_unit(y), _unit(b["B"])))
-            ident.add(image_metrics(_unit(b["A"]), _unit(b["B"])))
-        out[direction] = _result(m, ident)
+def _named(s: CaseScore) -> dict:
+    out = {**{f"model_{k}": v for k, v in s.model.items()}, **{f"identity_{k}": v for k, v in s.identity.items()},
+           "images": s.images}
+    if s.read is not None:
+        out["model_target_read"] = s.read
     return out
-
-
-def eval_stargan(model, root: Path, split: str, size: int, edit_attributes: list[str], cache_dir: Path) -> dict:
-    from .attr_classifier import load_or_train, val_dataset
-
-    attrs = model.attributes
-    groups = [g for g in model.attribute_groups if len(g) > 1]
-    ds = val_dataset(root, attrs, split, size)
-    index = {str(p.relative_to(root / split / "images")): i for i, (p, _) in enumerate(ds.items)}
-    rows = [r for r in csv.DictReader(open(root / split / "edit_pairs.csv"))
-            if r["attribute"] in edit_attributes and r["src_file"] in index and r["tgt_file"] in index]
-    if not rows:
-        raise DataError(f"no edit pairs for {edit_attributes} in {root / split / 'edit_pairs.csv'}")
-    clf = load_or_train(root, attrs, groups, cache_dir)
-    clf_acc = clf.accuracy(val_dataset(root, attrs, split, clf.size))
-    m, ident, read = MeanMeter(), MeanMeter(), MeanMeter()
-    G = model.generator
-    group_of = {a: k for k, g in enumerate(groups) for a in g}
-    for i in range(0, len(rows), 32):
-        chunk = rows[i:i + 32]
-        src = torch.stack([ds[index[r["src_file"]]]["image"] for r in chunk])
-        tgt = torch.stack([ds[index[r["tgt_file"]]]["image"] for r in chunk])
-        c_src = torch.stack([ds.items[index[r["src_file"]]][1] for r in chunk])
-        c_tgt = torch.stack([ds.items[index[r["tgt_file"]]][1] for r in chunk])
-        out = _run(G, src, c_tgt.to(next(G.parameters()).device))
-        m.add(image_metrics(_unit(out), _unit(tgt)))
-        ident.add(image_metrics(_unit(src), _unit(tgt)))
-        ok = torch.zeros(len(chunk), dtype=torch.bool)
-        for j in range(len(chunk)):
-            changed = [group_of[a] for k, a in enumerate(attrs) if c_src[j, k] != c_tgt[j, k] and a in group_of]
-            ok[j] = bool(clf.reads(out[j:j + 1], c_tgt[j:j + 1], sorted(set(changed)))[0])
-        read.add({"target_read": ok.double()})
-    return {"edits": {**_result(m, ident), **read.result("model_"), "classifier_accuracy_on_real_val": clf_acc,
-                      "edit_attributes": edit_attributes}}
 
 
 def evaluate(source: str, dataset: str, split: str = "val", size: int | None = None, family: str | None = None,
              edit_attributes: list[str] | None = None, cache_dir: str | None = None) -> dict:
-    """Metrics of ``source`` on ``dataset``/``split`` (see the module docstring); returns a JSON-able dict."""
+    """Metrics of ``source`` on ``dataset``/``split`` (see the module docstring); returns a JSON-able dict.
+    The cases are the model family's (:meth:`i2i_models.families.Family.eval_cases`), scored by
+    :func:`train.evaluation.score`; conditional families' edits are read by the independent classifier."""
+    from i2i_models.families import family as family_of
+
     model = i2i_models.load(source, family=family)
     size = size or int(model.config.get("image_size") or 128)
     root = Path(dataset)
-    if model.family == "pix2pix":
-        res = eval_pix2pix(model, root, split, size)
-    elif model.family == "cyclegan":
-        res = eval_cyclegan(model, root, split, size)
-    else:
-        from .data import cache_dir as default_cache
-
-        res = eval_stargan(model, root, split, size, edit_attributes or ["gender", "skin_tone"],
-                           Path(cache_dir) if cache_dir else default_cache())
+    spec = family_of(model)
+    results = {}
+    for case in spec.eval_cases(spec.available_directions(model.networks())):
+        attrs = (edit_attributes or ["gender", "skin_tone"]) if case.conditional else None
+        pairs = case_pairs(case, model, root, split, size, edit_attributes=attrs)
+        reader, extra = None, {}
+        if case.conditional:
+            reader, extra = _independent_reader(model, root, split, Path(cache_dir) if cache_dir else cache_dir_default())
+            extra["edit_attributes"] = attrs
+        res = score(case, _runner(getattr(model, case.role)), torch.utils.data.DataLoader(pairs, batch_size=16), reader)
+        results[case.name] = {**_named(res), **extra}
     return {"model": str(source), "family": model.family, "dataset": str(dataset), "split": split, "size": size,
-            "results": res}
+            "results": results}
+
+
+def _independent_reader(model, root: Path, split: str, cache: Path):
+    """The independent attribute classifier (trained on the train split only) as a reader of edits, and its
+    accuracy on real images of ``split``."""
+    from .attr_classifier import load_or_train, val_dataset
+
+    attrs = model.attributes
+    groups = [g for g in model.attribute_groups if len(g) > 1]
+    group_of = {a: k for k, g in enumerate(groups) for a in g}
+    clf = load_or_train(root, attrs, groups, cache)
+    acc = clf.accuracy(val_dataset(root, attrs, split, clf.size))
+
+    def reader(out, c_tgt, c_src):
+        ok = torch.zeros(out.shape[0], dtype=torch.bool)
+        for j in range(out.shape[0]):
+            changed = [group_of[a] for k, a in enumerate(attrs) if c_src[j, k] != c_tgt[j, k] and a in group_of]
+            ok[j] = bool(clf.reads(out[j:j + 1], c_tgt[j:j + 1], sorted(set(changed)))[0])
+        return ok
+    return reader, {"classifier_accuracy_on_real_val": acc}
 
 
 def markdown(report: dict) -> str:

@@ -9,7 +9,6 @@ Images are shown at ``--size`` px, picked evenly over the split (deterministic).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -18,51 +17,38 @@ from PIL import Image
 
 import i2i_models
 
-from .data import open_image, to_tensor
+from .evaluation import case_pairs
 
 
-def _img(path: Path, size: int) -> torch.Tensor:
-    """The evaluation protocol's input: composited on white, bicubic to size², [3, size, size] in [-1, 1]."""
-    return to_tensor(open_image(path).resize((size, size), Image.BICUBIC))
-
-
-def _pick(items: list, n: int) -> list:
-    step = max(1, len(items) // n)
-    return items[::step][:n]
+def _pick(n_items: int, n: int) -> list[int]:
+    step = max(1, n_items // n)
+    return list(range(0, n_items, step))[:n]
 
 
 def rows_for(model, root: Path, split: str, n: int, size: int) -> list[list[torch.Tensor]]:
-    """Rows of [3, size, size] images in [-1, 1]."""
-    rows = []
-    if model.family == "pix2pix":
-        names = _pick(sorted(p.name for p in (root / "A" / split).iterdir()), n)
-        for name in names:
-            a, b = _img(root / "A" / split / name, size), _img(root / "B" / split / name, size)
-            rows.append([a, _run(model, a), b])
-    elif model.family == "cyclegan":
-        names = _pick(sorted(p.name for p in (root / f"{split}A").iterdir() if (root / f"{split}B" / p.name).exists()), n)
-        for name in names:
-            a, b = _img(root / f"{split}A" / name, size), _img(root / f"{split}B" / name, size)
-            row = [a, _run(model, a, direction="AtoB"), b]
-            if "BtoA" in model.directions:
-                row += [b, _run(model, b, direction="BtoA"), a]
-            rows.append(row)
-    else:
-        from .data import read_list_attr
+    """Rows of [C, size, size] images in [-1, 1]: for each of the family's evaluation cases (the same pairs
+    ``train.evaluate`` scores), source | output | true target, side by side when there are several
+    (CycleGAN: A → B, then B → A)."""
+    from i2i_models.families import family
 
-        names, labels = read_list_attr(root / split / "list_attr.txt")
-        idx = [names.index(a) for a in model.attributes]
-        pairs = [r for r in csv.DictReader(open(root / split / "edit_pairs.csv")) if r["attribute"] in ("gender", "skin_tone")]
-        for r in _pick(pairs, n):
-            src, tgt = _img(root / split / "images" / r["src_file"], size), _img(root / split / "images" / r["tgt_file"], size)
-            c = torch.tensor([[float(labels[r["tgt_file"]][i]) for i in idx]])
-            rows.append([src, _run(model, src, labels=c), tgt])
-    return rows
+    spec = family(model)
+    per_case = []
+    for case in spec.eval_cases(spec.available_directions(model.networks())):
+        pairs = case_pairs(case, model, root, split, size,
+                           edit_attributes=["gender", "skin_tone"] if case.conditional else None)
+        rows = []
+        for i in _pick(len(pairs), n):
+            p = pairs[i]
+            kw = {"labels": p["labels"][None]} if case.conditional else {"direction": case.direction}
+            rows.append([p["source"], _run(model, p["source"], **kw), p["target"]])
+        per_case.append(rows)
+    return [sum(parts, []) for parts in zip(*per_case)]
 
 
 def _run(model, x: torch.Tensor, **kw) -> torch.Tensor:
+    """The model through the inference engine (as the nodes run it) on [C, H, W] in [-1, 1]."""
     img = ((x.permute(1, 2, 0)[None] + 1) / 2).clamp(0, 1)
-    y = i2i_models.translate(model, img, **kw)[0]
+    y = i2i_models.translate(model, img, **{k: v for k, v in kw.items() if v is not None})[0]
     return y.permute(2, 0, 1) * 2 - 1
 
 
@@ -72,6 +58,7 @@ def sheet(rows: list[list[torch.Tensor]], pad: int = 4) -> Image.Image:
     canvas = Image.new("RGB", (cols * (w + pad) + pad, len(rows) * (h + pad) + pad), "white")
     for i, row in enumerate(rows):
         for j, t in enumerate(row):
+            t = t.expand(3, -1, -1) if t.shape[0] == 1 else t
             arr = ((t.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
             canvas.paste(Image.fromarray(arr), (pad + j * (w + pad), pad + i * (h + pad)))
     return canvas

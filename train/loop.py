@@ -29,12 +29,13 @@ import socket
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from i2i_models.families import family
 
 from .data import EpochSampler
 
@@ -352,7 +353,7 @@ class Trainer:
                 print(f"run folder: {self.run_dir}   model folder (at the end): {self.output_dir()}", flush=True)
             if args.resume:
                 self._match_global_batch(args)
-            self.recipe = recipe_cls(args, self.device, self.dist)
+            self.recipe = recipe_cls.create(args, self.device, self.dist)
             check_sizes(self.recipe, args.crop_size)
             self.train_ds = self.recipe.train_dataset()
             self.train_ds.seed = args.seed
@@ -604,7 +605,7 @@ class Trainer:
             self.recipe.save_samples(self.run_dir / "samples" / f"step_{self.step:07d}.png")
             print(f"\nmodel: {out}\n  load it in Python:  i2i_models.load({str(out)!r})\n"
                   f"  use it in ComfyUI:  copy the folder into ComfyUI/models/i2i_gans/ and pick it in the "
-                  f"'{self.recipe.display}' node")
+                  f"'{family(self.recipe.family).loader}' node")
         self.dist.close()
         return out
 
@@ -805,12 +806,6 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def _tuplify(x):
     return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "fp32":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:

@@ -20,14 +20,11 @@ from i2i_models.networks import define_D, define_G
 from . import data as D
 from .loop import base_parser, cli, finish_parser, run
 from .losses import GANLoss, gradient_penalty
-from .metrics import MeanMeter, image_metrics
-from .recipe import Recipe, save_grid, set_requires_grad, to_unit
+from .recipe import Recipe, set_requires_grad
 
 
 class Pix2PixRecipe(Recipe):
     family = "pix2pix"
-    display = "Load pix2pix Model"
-    generator_roles = ("generator",)
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     best_metric = ("l1", "min")
     embedded_dataset = "emoji_line2color"
@@ -50,15 +47,16 @@ class Pix2PixRecipe(Recipe):
     def __init__(self, args, device, dist):
         super().__init__(args, device, dist)
         self.gan = GANLoss(args.gan_mode)
-        self._val = None
-        self._identity = None
+        self._val = self._train = None
 
     # -- data
     def train_dataset(self):
         a = self.args
-        if D.is_hub_dataset(a.dataset):
-            return self.hub_pairs(a.train_split, self.train_transform())
-        return D.PairedDataset(a.dataset, a.train_split, self.train_transform(), a.direction, a.input_nc, a.output_nc)
+        if self._train is None:
+            self._train = (self.hub_pairs(a.train_split, self.train_transform()) if D.is_hub_dataset(a.dataset) else
+                           D.PairedDataset(a.dataset, a.train_split, self.train_transform(), a.direction, a.input_nc,
+                                           a.output_nc))
+        return self._train
 
     def val_dataset(self):
         if self._val is None:
@@ -107,35 +105,6 @@ class Pix2PixRecipe(Recipe):
             self.update_ema()
         return {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item(), "D_real": loss_D_real.item(),
                 "D_fake": loss_D_fake.item()}
-
-    # -- evaluation
-    def validate(self) -> dict[str, float]:
-        ds = self.val_dataset()
-        if ds is None or len(ds) == 0:
-            return {}
-        G = self.generator("generator")
-        m, ident = MeanMeter(), MeanMeter()
-        for b in self.val_loader(ds):
-            out = to_unit(self.run_eval(G, b["A"]))
-            tgt = to_unit(b["B"])
-            m.add(image_metrics(out, tgt))
-            if self._identity is None:
-                src = to_unit(b["A"])
-                ident.add(image_metrics(src.expand_as(tgt) if src.shape != tgt.shape else src, tgt))
-        res = m.result()
-        if self._identity is None:
-            self._identity = ident.result("identity_")
-        return {**res, **self._identity}
-
-    def save_samples(self, path: Path) -> None:
-        ds = self.val_dataset() or self.train_dataset()
-        G = self.generator("generator")
-        rows = []
-        for i in range(min(4, len(ds))):
-            s = ds[i]
-            out = to_unit(self.run_eval(G, s["A"][None]))[0]
-            rows.append([to_unit(s["A"]), out, to_unit(s["B"])])
-        save_grid(rows, path)
 
 
 def parser():

@@ -1,9 +1,21 @@
-"""What the three recipes share: networks in a bundle, optimisers, mixed precision, DDP wrapping, EMA,
-state for exact resume, sample grids. A recipe subclass adds its data, losses and metrics."""
+"""The recipe contract: what a training recipe (pix2pix, CycleGAN, StarGAN, …) tells the trainer, and
+nothing else. A recipe knows its data, its networks and its losses; the trainer (``train/loop.py``) and the
+:class:`~train.engine.Engine` it hands the recipe own everything else (device, precision, DDP, EMA,
+optimisers and their schedule, seeding, checkpoints, logging, export, push).
+
+The trainer calls, in order: ``Recipe(args, device, dist)``; :meth:`Recipe.train_dataset` (may be
+called earlier by :meth:`build_model`, e.g. to measure the data); :meth:`Recipe.build_model`; then it
+builds the :class:`~train.engine.Engine` and calls :meth:`Recipe.setup`; then per step
+:meth:`Recipe.train_step`; every ``--val_every`` steps :meth:`Recipe.validate` (the family's evaluation
+cases, fed by :meth:`Recipe.case_batches`, plus :meth:`Recipe.extra_metrics`); every ``--sample_every``
+:meth:`Recipe.save_samples` (:meth:`Recipe.sample_rows`); and :meth:`Recipe.state_dict` /
+:meth:`Recipe.load_state_dict` (the engine's state plus :meth:`Recipe.extra_state`) for checkpoints.
+"""
 
 from __future__ import annotations
 
-import copy
+import abc
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +24,18 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-import i2i_models
 from i2i_models.bundles import I2IModel
-from i2i_models.networks import init_weights
-from i2i_models.networks.common import init_attention_bias
+from i2i_models.families import EvalCase, family
 
-from .loop import EMBEDDED, autocast
+from .engine import Engine, autocast  # noqa: F401  (autocast: re-exported for older imports)
+from .evaluation import EditPairs, Reader, score, to_unit
+from .loop import EMBEDDED
 
 
 def set_requires_grad(nets, flag: bool) -> None:
     for net in nets:
         for p in net.parameters():
             p.requires_grad_(flag)
-
-
-def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] -> [0, 1] (clamped), float32 on the CPU."""
-    return ((x.detach().float().cpu() + 1) / 2).clamp(0, 1)
 
 
 def save_grid(rows: list[list[torch.Tensor]], path: Path) -> None:
@@ -44,20 +51,49 @@ def save_grid(rows: list[list[torch.Tensor]], path: Path) -> None:
     Image.fromarray(arr).save(path)
 
 
-class Recipe:
+class Recipe(abc.ABC):
+    """Base of the recipes: see the module docstring for the calls, the class attributes below for what a
+    recipe declares.
+
+    Attributes:
+        family: the model family (:mod:`i2i_models.families`), which also says what validation scores.
+        optimizer_groups: optimiser name -> the roles it updates (one Adam each).
+        best_metric: (validation metric, "min"|"max") that picks the best step.
+        metrics_note: a sentence the model card prints under the validation metrics.
+        embedded_dataset, embedded_license: the sample in ``train/data`` used without ``--dataset``.
+        defaults, unused_options, embedded_preset: see :func:`train.loop.finish_parser`/``apply_defaults``.
+    """
+
     family = ""
-    display = ""
-    generator_roles: tuple[str, ...] = ()
     best_metric = ("l1", "min")
-    metrics_note = ""  # a sentence the model card prints under the validation metrics (how to read them)
-    optimizer_groups: dict[str, tuple[str, ...]] = {}  # optimiser name -> roles it updates
+    metrics_note = ""
+    optimizer_groups: dict[str, tuple[str, ...]] = {}
     embedded_dataset = ""
     embedded_license = None
     defaults: dict[str, Any] = {}
+    unused_options: tuple[str, ...] = ()
     embedded_preset: dict[str, Any] = {}
     # options whose default changed after runs were saved without them: ``--resume`` of such a run uses
     # the value it trained with, not today's default
     resume_defaults: dict[str, Any] = {}
+
+    def __init__(self, args, device: torch.device, dist):
+        self.args, self.device, self.dist = args, device, dist
+        self.engine: Engine | None = None
+
+    @classmethod
+    def create(cls, args, device: torch.device, dist) -> "Recipe":
+        """A recipe ready to train: built model (seeded identically on every rank), engine, :meth:`setup`."""
+        recipe = cls(args, device, dist)
+        torch.manual_seed(args.seed)  # identical initial weights on every rank
+        model = recipe.build_model()
+        recipe.setup(Engine(model, args, device, dist, cls.optimizer_groups, cls.generator_roles()))
+        return recipe
+
+    @classmethod
+    def generator_roles(cls) -> tuple[str, ...]:
+        """The family's generators (the roles its directions run), which EMA averages."""
+        return tuple(dict.fromkeys(family(cls.family).directions.values()))
 
     # -- configuration
     @classmethod
@@ -78,121 +114,148 @@ class Recipe:
         if args.name is None:
             args.name = f"{cls.family}-{Path(str(args.dataset).rstrip('/')).name.replace('/', '-')}"
 
-    def __init__(self, args, device: torch.device, dist):
-        self.args, self.device, self.dist = args, device, dist
-        torch.manual_seed(args.seed)  # identical initial weights on every rank
-        self.model: I2IModel = self.build_model()
-        for net in self.model.networks().values():
-            init_weights(net, args.init_type, args.init_gain)
-            if getattr(net, "attention_mask", False):
-                init_attention_bias(net, args.attention_init)
-        self.model.to(device).train()
-        if args.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.nets: dict[str, nn.Module] = dict(self.model.networks())
-        self.train_nets = {r: self._wrap(n) for r, n in self.nets.items()}
-        self.opt = {name: torch.optim.Adam([p for r in roles for p in self.nets[r].parameters()],
-                                           lr=args.lr, betas=(args.beta1, args.beta2))
-                    for name, roles in self.optimizer_groups.items()}
-        self.scalers = {name: torch.amp.GradScaler(device.type) for name in self.opt} if args.precision == "fp16" else {}
-        self.ema = ({r: copy.deepcopy(self.nets[r]).eval().requires_grad_(False) for r in self.generator_roles}
-                    if args.ema else {})
+    # -- the contract ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def train_dataset(self):
+        """The training set (a :class:`~train.data.SeededDataset`), built once."""
 
+    def val_dataset(self):
+        """The validation set, or ``None`` (no validation metrics)."""
+        return None
+
+    @abc.abstractmethod
     def build_model(self) -> I2IModel:
-        raise NotImplementedError
+        """The untrained bundle (the engine initialises its weights)."""
 
-    def _wrap(self, net: nn.Module) -> nn.Module:
-        if self.args.compile:
-            net = torch.compile(net)
-        if self.dist.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
+    def setup(self, engine: Engine) -> None:
+        """Called once the engine exists: build losses, pools … here."""
+        self.engine = engine
 
-            has_bn = any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
-            if has_bn and self.device.type == "cuda" and getattr(self.args, "sync_bn", False):
-                net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-            kw = {} if getattr(self.args, "broadcast_buffers", 1) else {"broadcast_buffers": False}
-            net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, **kw)
-        return net
+    @abc.abstractmethod
+    def train_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
+        """One optimisation step on ``batch`` (0-based ``step``); returns the losses to log."""
 
-    def amp(self):
-        return autocast(self.device, self.args.precision)
+    def case_batches(self, case: EvalCase) -> Iterable[dict[str, Any]] | None:
+        """Batches of ``{"source", "target"[, "labels", "source_labels"]}`` for one evaluation case, from the
+        validation set (``None``: skip the case). The default reads ``case.source``/``case.target`` from
+        each sample (pix2pix ``A``/``B``, CycleGAN valA/valB pairs)."""
+        ds = self.val_dataset()
+        if ds is None or not len(ds):
+            return None
+        return ({"source": b[case.source], "target": b[case.target]} for b in self.val_loader(ds))
 
-    def set_lr(self, lr: float) -> None:
-        for opt in self.opt.values():
-            for g in opt.param_groups:
-                g["lr"] = lr * getattr(self, "lr_scale", {}).get(id(opt), 1.0)
+    def reader(self, case: EvalCase) -> Reader | None:
+        """For conditional families: what reads the target labels in an output (see :func:`train.evaluation.score`)."""
+        return None
 
-    def step_opt(self, name: str, loss: torch.Tensor) -> None:
-        """zero_grad, backward (scaled for fp16), optimiser step."""
-        opt = self.opt[name]
-        opt.zero_grad(set_to_none=True)
-        scaler = self.scalers.get(name)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
-
-    def update_ema(self) -> None:
-        """EMA of generator weights with the usual warm-up ``min(decay, (1 + n) / (10 + n))`` (n = updates so
-        far), so early validation is not dominated by the random initialisation."""
-        self.ema_updates = getattr(self, "ema_updates", 0) + 1
-        n = self.ema_updates
-        decay = min(self.args.ema, (1 + n) / (10 + n))
-        with torch.no_grad():
-            for role, ema in self.ema.items():
-                src = self.nets[role]
-                for pe, p in zip(ema.parameters(), src.parameters()):
-                    pe.lerp_(p.detach(), 1 - decay)
-                for be, b in zip(ema.buffers(), src.buffers()):
-                    be.copy_(b)
-
-    def generator(self, role: str) -> nn.Module:
-        """The generator to evaluate with: the EMA copy if enabled."""
-        return self.ema[role] if role in self.ema else self.nets[role]
-
-    # -- export and state
-    def export_bundle(self) -> I2IModel:
-        """A CPU copy of the bundle in eval mode, with the averaged generator weights when EMA is on.
-        Building it must not consume the global RNG (that would make checkpointed runs differ)."""
-        with torch.random.fork_rng(devices=[]):
-            bundle = i2i_models.family_class(self.model.family)(self.model.config)
-        sd = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        for role, ema in self.ema.items():
-            sd.update({f"{role}.{k}": v.detach().cpu() for k, v in ema.state_dict().items()})
-        bundle.load_state_dict(sd)
-        return bundle.eval()
-
-    def extra_state(self) -> dict[str, Any]:
+    def extra_metrics(self) -> dict[str, float]:
+        """Validation metrics beyond the family's evaluation cases (e.g. cycle error)."""
         return {}
 
-    def _ema_count(self) -> int:
-        return getattr(self, "ema_updates", 0)
+    def sample_rows(self) -> list[list[torch.Tensor]]:
+        """Rows of [C, H, W] images in [0, 1] for the sample grid: by default, for the first 4 pairs of each
+        evaluation case, source | output | target (several cases side by side)."""
+        per_case = []
+        for case in self.eval_cases():
+            batches = self.case_batches(case)
+            if batches is None:
+                continue
+            rows = []
+            for b in batches:
+                out = self.eval_case(case, b)
+                for i in range(min(4 - len(rows), out.shape[0])):
+                    rows.append([to_unit(b["source"][i]), to_unit(out[i]), to_unit(b["target"][i])])
+                if len(rows) >= 4:
+                    break
+            per_case.append(rows)
+        if not per_case or not per_case[0]:  # no validation data: the generator on a training image
+            s = self.train_dataset()[0]
+            case = family(self.family).eval_cases()[0]
+            x = s.get(case.source, s.get("image", s.get("A")))
+            args = (s["label"][None],) if case.conditional else ()
+            return [[to_unit(x), to_unit(self.run_eval(self.generator(case.role), x[None], *args))[0]]]
+        return [sum(parts, []) for parts in zip(*per_case)]
+
+    def extra_state(self) -> dict[str, Any]:
+        """Recipe state beyond networks and optimisers for an exact resume (e.g. image pools)."""
+        return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         pass
 
+    # -- provided ------------------------------------------------------------------------------------
+    def eval_cases(self) -> list[EvalCase]:
+        fam = family(self.family)
+        return fam.eval_cases(fam.available_directions(self.engine.nets))
+
+    def eval_case(self, case: EvalCase, batch: dict[str, Any]) -> torch.Tensor:
+        """The (EMA) generator of ``case`` on a batch's sources, in eval mode: [B, C, H, W] in [-1, 1]."""
+        args = (batch["labels"],) if case.conditional else ()
+        return self.run_eval(self.generator(case.role), batch["source"], *args)
+
+    def validate(self) -> dict[str, float]:
+        """The family's evaluation cases on the validation set (metric names from each case) plus
+        :meth:`extra_metrics`: the same protocol ``train.evaluate`` uses (:mod:`train.evaluation`)."""
+        res: dict[str, float] = {}
+        for case in self.eval_cases():
+            batches = self.case_batches(case)
+            if batches is None:
+                continue
+            s = score(case, lambda x, *c, _case=case: self.eval_case(_case, {"source": x, "labels": c[0] if c else None}),
+                      batches, self.reader(case))
+            if s.images:
+                res.update(s.named(case))
+        if res or self.val_dataset() is not None:
+            res.update(self.extra_metrics())
+        return res
+
+    def save_samples(self, path: Path) -> None:
+        save_grid(self.sample_rows(), path)
+
+    def export_bundle(self) -> I2IModel:
+        return self.engine.export_bundle()
+
     def state_dict(self) -> dict[str, Any]:
-        return {"model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                "opt": {k: o.state_dict() for k, o in self.opt.items()},
-                "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
-                "ema": {r: {k: v.cpu() for k, v in e.state_dict().items()} for r, e in self.ema.items()},
-                "ema_updates": self._ema_count(), "extra": self.extra_state()}
+        return {**self.engine.state_dict(), "extra": self.extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        for k, o in self.opt.items():
-            o.load_state_dict(state["opt"][k])
-        for k, s in self.scalers.items():
-            if k in state.get("scalers", {}):
-                s.load_state_dict(state["scalers"][k])
-        for r, e in self.ema.items():
-            if r in state.get("ema", {}):
-                e.load_state_dict(state["ema"][r])
-        self.ema_updates = state.get("ema_updates", 0)
+        self.engine.load_state_dict(state)
         self.load_extra_state(state.get("extra", {}))
+
+    # -- conveniences for train_step (the engine's) ------------------------------------------------------
+    @property
+    def model(self) -> I2IModel:
+        return self.engine.model
+
+    @property
+    def nets(self) -> dict[str, nn.Module]:
+        return self.engine.nets
+
+    @property
+    def train_nets(self) -> dict[str, nn.Module]:
+        return self.engine.train_nets
+
+    @property
+    def ema(self) -> dict:
+        return self.engine.ema
+
+    def amp(self):
+        return self.engine.amp()
+
+    def set_lr(self, lr: float) -> None:
+        self.engine.set_lr(lr)
+
+    def step_opt(self, name: str, loss: torch.Tensor) -> None:
+        self.engine.step(name, loss)
+
+    def update_ema(self) -> None:
+        self.engine.update_ema()
+
+    def generator(self, role: str) -> nn.Module:
+        return self.engine.generator(role)
+
+    def run_eval(self, net: nn.Module, x: torch.Tensor, *args) -> torch.Tensor:
+        return self.engine.run_eval(net, x, *args)
 
     # -- data helpers
     def train_transform(self):
@@ -209,17 +272,9 @@ class Recipe:
         return HubDataset(a.dataset, split, transform, {"A": a.column_A, "B": a.column_B}, a.dataset_config,
                           a.dataset_revision, a.input_nc, a.output_nc)
 
-    # -- evaluation helpers
-    @torch.no_grad()
-    def run_eval(self, net: nn.Module, x: torch.Tensor, *args) -> torch.Tensor:
-        was = net.training
-        net.eval()
-        try:
-            with self.amp():
-                out = net(x.to(self.device), *args)
-            return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
-        finally:
-            net.train(was)
-
     def val_loader(self, ds) -> torch.utils.data.DataLoader:
         return torch.utils.data.DataLoader(ds, batch_size=8, shuffle=False, num_workers=0)
+
+    def edit_batches(self, ds, pairs: list[tuple[int, int]]) -> Iterable[dict[str, Any]] | None:
+        """Batches of edit pairs (``(source index, target index)`` into an AttributeDataset ``ds``)."""
+        return self.val_loader(EditPairs(ds, pairs)) if pairs else None

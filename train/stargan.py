@@ -29,8 +29,9 @@ from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
 from . import data as D
 from .loop import base_parser, cli, finish_parser, run
 from .losses import GANLoss, gradient_penalty
-from .metrics import MeanMeter, image_metrics
-from .recipe import Recipe, save_grid, set_requires_grad, to_unit
+from .evaluation import edit_pair_indices, to_unit
+from .metrics import MeanMeter
+from .recipe import Recipe, set_requires_grad
 
 EMOJI_ATTRS = ["Man", "Woman", "Neutral", "Skin_Default", "Skin_Light", "Skin_Medium_Light", "Skin_Medium",
                "Skin_Medium_Dark", "Skin_Dark"]
@@ -55,8 +56,6 @@ def parse_groups(spec: str | None, attrs: list[str], strict: bool = True) -> lis
 
 class StarGANRecipe(Recipe):
     family = "stargan"
-    display = "StarGAN Edit Attributes"
-    generator_roles = ("generator",)
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     best_metric = ("edit_l1", "min")
     metrics_note = ("`attr_acc` and `edit_target_read` are read by this model's own discriminator, which the generator "
@@ -132,12 +131,9 @@ class StarGANRecipe(Recipe):
                              "dataset": Path(str(a.dataset)).name})
 
     def __init__(self, args, device, dist):
-        self._train = None
-        self.args = args
         super().__init__(args, device, dist)
         self.gan = GANLoss(args.gan_mode)
-        self._val = None
-        self._pairs = None
+        self._train = self._val = self._pairs = None
         self._last_g: dict[str, float] = {}
 
     def train_step(self, batch, step: int) -> dict[str, float]:
@@ -220,7 +216,8 @@ class StarGANRecipe(Recipe):
         return self._val
 
     def edit_pairs(self) -> list[tuple[int, int]]:
-        """(src, tgt) indices into the val dataset from ``edit_pairs.csv`` whose labels differ (deterministic subset)."""
+        """(src, tgt) indices into the val dataset from ``edit_pairs.csv`` whose labels differ (an even subset
+        of ``--val_limit``; :func:`train.evaluation.edit_pair_indices`)."""
         if self._pairs is None:
             self._pairs = []
             ds = self.val_dataset()
@@ -229,9 +226,7 @@ class StarGANRecipe(Recipe):
             image_dir, _ = self._paths(self.args.val_split)
             csv_path = image_dir.parent / "edit_pairs.csv"
             if csv_path.is_file():
-                pairs = D.read_edit_pairs(csv_path, image_dir, ds.items)
-                step = max(1, len(pairs) // self.args.val_limit)
-                self._pairs = pairs[::step][: self.args.val_limit]
+                self._pairs = edit_pair_indices(ds, csv_path, limit=self.args.val_limit, image_dir=image_dir)
         return self._pairs
 
     def _group_read(self, probs: torch.Tensor, target: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
@@ -249,36 +244,35 @@ class StarGANRecipe(Recipe):
                 ok &= ~changed[:, i] | ((probs[:, i] > 0.5) == (target[:, i] > 0.5))
         return ok
 
-    def validate(self) -> dict[str, float]:
+    def case_batches(self, case):
+        """The val split's edit pairs (source image, target image and labels)."""
+        ds = self.val_dataset()
+        return self.edit_batches(ds, self.edit_pairs()) if ds is not None else None
+
+    def reader(self, case):
+        """The model's own discriminator reads the edits (it overstates: see ``metrics_note``)."""
+        Dn = self.nets["discriminator"]
+
+        def read(out, c_tgt, c_src):
+            _, logits = self.run_eval(Dn, out)
+            return self._group_read(torch.sigmoid(logits.cpu()), c_tgt.cpu(), (c_src != c_tgt).cpu())
+        return read
+
+    def extra_metrics(self) -> dict[str, float]:
+        """How often the discriminator reads all attributes of real val images right (``attr_acc``)."""
         ds = self.val_dataset()
         if ds is None:
             return {}
-        G = self.generator("generator")
-        Dn = self.nets["discriminator"]
         acc = MeanMeter()
         for b in self.val_loader(ds):
-            _, logits = self.run_eval(Dn, b["image"])
+            _, logits = self.run_eval(self.nets["discriminator"], b["image"])
             p = torch.sigmoid(logits.cpu())
             acc.add({"attr_acc": self._group_read(p, b["label"], torch.ones_like(b["label"], dtype=torch.bool)).double()})
-        res = acc.result()
-        pairs = self.edit_pairs()
-        if pairs:
-            m, ident, read = MeanMeter(), MeanMeter(), MeanMeter()
-            for i in range(0, len(pairs), 8):
-                chunk = pairs[i:i + 8]
-                src = torch.stack([ds[s]["image"] for s, _ in chunk])
-                tgt = torch.stack([ds[t]["image"] for _, t in chunk])
-                c_src = torch.stack([ds.items[s][1] for s, _ in chunk])
-                c_tgt = torch.stack([ds.items[t][1] for _, t in chunk])
-                out = self.run_eval(G, src, c_tgt.to(self.device))
-                m.add(image_metrics(to_unit(out), to_unit(tgt)))
-                ident.add(image_metrics(to_unit(src), to_unit(tgt)))
-                _, logits = self.run_eval(Dn, out)
-                read.add({"target_read": self._group_read(torch.sigmoid(logits.cpu()), c_tgt, c_src != c_tgt).double()})
-            res.update({**m.result("edit_"), **ident.result("identity_"), **read.result("edit_")})
-        return res
+        return acc.result()
 
-    def save_samples(self, path: Path) -> None:
+    def sample_rows(self) -> list[list[torch.Tensor]]:
+        """Each of four images, then the same image with single attributes switched on (its first two
+        groups, three members each)."""
         ds = self.val_dataset() or self.train_dataset()
         G = self.generator("generator")
         attrs = self.model.attributes
@@ -298,7 +292,7 @@ class StarGANRecipe(Recipe):
                         t[:, j] = 1 - t[:, j]
                     row.append(to_unit(self.run_eval(G, x, t.to(self.device)))[0])
             rows.append(row)
-        save_grid(rows, path)
+        return rows
 
 
 def parser():

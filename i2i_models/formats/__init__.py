@@ -29,8 +29,13 @@ DETECTORS: list[tuple[str, Callable[[StateDict], Detection | None]]] = [
     ("PyTorch-GAN/HugGAN Discriminator", pytorchgan.detect_discriminator),
 ]
 
-# Prefixes of our own bundles' weights (model.safetensors): role name + "."
-BUNDLE_ROLES = ("generator", "discriminator", "G_A", "G_B", "D_A", "D_B")
+
+
+def bundle_roles() -> set[str]:
+    """Prefixes of our own bundles' weights (model.safetensors keys ``<role>.<layer>``): every family's roles."""
+    from ..families import FAMILIES
+
+    return {r for fam in FAMILIES.values() for r in fam.roles}
 
 
 def detect(sd: StateDict, where: str = "checkpoint") -> Detection:
@@ -53,12 +58,13 @@ def detect(sd: StateDict, where: str = "checkpoint") -> Detection:
 def split_roles(sd: StateDict) -> dict[str, StateDict] | None:
     """Split a bundle state dict (``G_A.model.1.weight`` …) by role, or ``None`` if it is not one."""
     parts: dict[str, StateDict] = {}
+    roles = bundle_roles()
     for k, v in sd.items():
         role, _, rest = k.partition(".")
-        if role not in BUNDLE_ROLES or not rest:
+        if role not in roles or not rest:
             return None
         parts.setdefault(role, {})[rest] = v
     return parts
 
 
-__all__ = ["DETECTORS", "Detection", "detect", "split_roles", "BUNDLE_ROLES"]
+__all__ = ["DETECTORS", "Detection", "detect", "split_roles", "bundle_roles"]
