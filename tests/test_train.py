@@ -246,7 +246,7 @@ def test_a_run_from_an_older_version_resumes(tmp_path):
     saved = tmp_path / "old" / "args.json"
     args = json.loads(saved.read_text())
     assert args["reframe_A"] == "auto"  # today's default: the embedded Twemoji -> Noto sample gets a zoom
-    for newer in ("attention_mask", "attention_init", "lambda_mask", "reframe_A"):  # options the older CLI did not have
+    for newer in ("attention_mask", "attention_init", "lambda_mask", "reframe_A", "config_version"):  # the older CLI had none
         args.pop(newer)
     saved.write_text(json.dumps(args))
     out = cyclegan.main(["--resume", str(tmp_path / "old"), "--num_workers", "0"])
@@ -262,6 +262,7 @@ def test_an_older_stargan_run_resumes_without_the_identity_loss_it_did_not_have(
     saved = tmp_path / "old" / "args.json"
     args = json.loads(saved.read_text())
     assert args.pop("lambda_id") == 10
+    args.pop("config_version")  # files of that version were not versioned yet
     saved.write_text(json.dumps(args))
     stargan.main(["--resume", str(tmp_path / "old"), "--num_workers", "0"])
     log = losses(tmp_path / "old")
@@ -406,3 +407,21 @@ def test_validation_and_samples_do_not_change_the_training(tmp_path, family):
     mod.main(TINY[family] + common(tmp_path, "never", 6) + ["--val_every", "100", "--sample_every", "100"])
     a, b = losses(tmp_path / "often"), losses(tmp_path / "never")
     assert a == b
+
+
+def test_a_run_folder_made_by_the_previous_release_resumes(tmp_path):
+    """``tests/data/runs_v0_1/cg_v01``: args.json without a config version (an argparse dump), a checkpoint
+    with the EMA as the previous trainer stored it; today's trainer migrates the config and finishes the run."""
+    run = tmp_path / "cg_v01"
+    shutil.copytree(Path(__file__).parent / "data" / "runs_v0_1" / "cg_v01", run)
+    args = json.loads((run / "args.json").read_text())
+    assert "config_version" not in args and "_explicit" in args
+    args["dataset"] = str(DATA / "emoji_twemoji2noto")  # the machine that made it had the repo elsewhere
+    (run / "args.json").write_text(json.dumps(args))
+    out = cyclegan.main(["--resume", str(run), "--num_workers", "0"])
+    assert out == run / "final" and i2i_models.load(run).family == "cyclegan"
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events if "event" in e and e["event"] in ("start", "resume")] == ["start", "resume"]
+    assert max(e["step"] for e in events) == 6
+    state = torch.load(run / "checkpoints" / "step_0000006" / "training_state.pt", weights_only=True)
+    assert state["recipe"]["ema_updates"] == 6  # the EMA went on counting from the old checkpoint's 3

@@ -48,13 +48,11 @@ def measure(family: str, extra: list[str], steps: int, warmup: int, device: str)
     mod = importlib.import_module(f"train.{family}")
     recipe_cls = {"pix2pix": "Pix2PixRecipe", "cyclegan": "CycleGANRecipe", "stargan": "StarGANRecipe"}[family]
     cls = getattr(mod, recipe_cls)
-    from train.loop import Dist, explicit_options
+    from train.config import parse
+    from train.loop import Dist
 
-    p = mod.parser()
     argv = extra + ["--device", device, "--num_workers", "0"]
-    args = p.parse_args(argv)
-    args._explicit = explicit_options(p, argv)
-    cls.apply_defaults(args)
+    args = parse(cls.config, argv, f"python -m train.{family}")
     dist = Dist(device)
     recipe = cls.create(args, torch.device(device), dist)
     ds = recipe.train_dataset()

@@ -13,7 +13,9 @@ Hub dataset (--dataset user/name --column_A a --column_B b).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -22,24 +24,57 @@ from i2i_models import CycleGANModel
 from i2i_models.networks import define_D, define_G
 
 from . import data as D
-from .loop import base_parser, cli, finish_parser, run
+from .config import MaskPenaltyOptions, PatchGANOptions, TrainConfig, build_parser, opt
+from .loop import cli, run
 from .losses import GANLoss, ImagePool, gradient_penalty, total_variation
 from .evaluation import to_unit
 from .metrics import MeanMeter, l1
 from .recipe import Recipe, set_requires_grad
 
 
+@dataclass
+class CycleGANConfig(TrainConfig, PatchGANOptions, MaskPenaltyOptions):
+    """python -m train.cyclegan options (the paper's defaults unless said)."""
+
+    family: ClassVar[str] = "cyclegan"
+    embedded_dataset: ClassVar[str] = "emoji_twemoji2noto"
+    embedded_license: ClassVar[str | None] = "cc-by-4.0"
+    preset: ClassVar[dict] = {"crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32, "max_steps": 150,
+                              "batch_size": 2, "sample_every": 75, "val_every": 75, "save_every": 75, "print_every": 10,
+                              "val_limit": 12, "domain_A": "twemoji", "domain_B": "noto"}
+    lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 losses", group="CycleGAN")
+    lambda_identity: float = opt(0.5, "identity loss weight, relative to lambda_cycle (0 = off)", group="CycleGAN")
+    lambda_gp: float = opt(10.0, "gradient penalty weight (gan_mode wgangp)", group="CycleGAN")
+    reframe_A: str = opt("auto", "zoom domain-A images by this scale before G_A (and G_B's output by its inverse) when "
+                                 "the two styles frame their subjects differently (a convolutional generator cannot learn "
+                                 "a global scale); 'auto' (default) estimates it from the training images' subject extents "
+                                 "on plain backgrounds (0.945 for Twemoji -> Noto) and stays at 1 for photos and for styles "
+                                 "framed within 2%% of each other; 1 = off, the paper's model", group="CycleGAN")
+    cycle_noise: float = opt(0.0, "standard deviation of Gaussian noise (in [-1, 1] units) added to each translated image "
+                                  "before it is translated back for the cycle loss, so the generators cannot hide the "
+                                  "source in an invisible pattern (Bashkirova et al. 2019); 0 = off, the paper's model",
+                             group="CycleGAN")
+    lambda_tv: float = opt(0.0, "weight of an L1 total-variation prior on both translated images (mean absolute "
+                                "difference of neighbouring pixels, [-1, 1] units; Johnson et al. 2016): flattens the "
+                                "low-amplitude grain a PatchGAN leaves in flat fills; 0 = off, the paper's model",
+                           group="CycleGAN")
+    pool_size: int = opt(50, "image pool of previously generated images (0 = off)", group="CycleGAN")
+    column_A: str = opt("A", "Hub dataset: column with domain A images", group="CycleGAN")
+    column_B: str = opt("B", "Hub dataset: column with domain B images", group="CycleGAN")
+    domain_A: str | None = opt(None, "name of domain A (e.g. horse), shown in ComfyUI", group="CycleGAN")
+    domain_B: str | None = opt(None, "name of domain B (e.g. zebra)", group="CycleGAN")
+
+    @classmethod
+    def _from_v1(cls, d):
+        super()._from_v1(d)
+        d.setdefault("reframe_A", "1")  # runs from before --reframe_A existed trained without the zoom
+
+
 class CycleGANRecipe(Recipe):
     family = "cyclegan"
     optimizer_groups = {"G": ("G_A", "G_B"), "D": ("D_A", "D_B")}
     best_metric = ("AtoB_l1", "min")
-    embedded_dataset = "emoji_twemoji2noto"
-    embedded_license = "cc-by-4.0"
-    defaults = {"netG": "resnet_9blocks", "norm": "instance", "gan_mode": "lsgan", "no_dropout": True, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5}
-    embedded_preset = {"crop_size": 64, "netG": "resnet_6blocks", "ngf": 32, "ndf": 32, "max_steps": 150,
-                       "batch_size": 2, "sample_every": 75, "val_every": 75, "save_every": 75, "print_every": 10,
-                       "val_limit": 12, "domain_A": "twemoji", "domain_B": "noto"}
-    resume_defaults = {"reframe_A": "1"}  # runs from before --reframe_A existed trained without the zoom
+    config = CycleGANConfig
 
     def reframe_scale(self) -> float:
         """``--reframe_A`` as a number: given, or estimated from the training images (``auto``)."""
@@ -178,38 +213,11 @@ class CycleGANRecipe(Recipe):
 
 
 def parser():
-    p = base_parser("python -m train.cyclegan", __doc__)
-    g = p.add_argument_group("CycleGAN")
-    g.add_argument("--lambda_cycle", type=float, default=10.0, help="weight of the cycle-consistency L1 losses")
-    g.add_argument("--lambda_identity", type=float, default=0.5,
-                   help="identity loss weight, relative to lambda_cycle (0 = off)")
-    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight (gan_mode wgangp)")
-    g.add_argument("--reframe_A", default="auto",
-                   help="zoom domain-A images by this scale before G_A (and G_B's output by its inverse) when the two "
-                        "styles frame their subjects differently (a convolutional generator cannot learn a global "
-                        "scale); 'auto' (default) estimates it from the training images' subject extents on plain "
-                        "backgrounds (0.945 for Twemoji -> Noto) and stays at 1 for photos and for styles framed "
-                        "within 2%% of each other; 1 = off, the paper's model")
-    g.add_argument("--cycle_noise", type=float, default=0.0,
-                   help="standard deviation of Gaussian noise (in [-1, 1] units) added to each translated image "
-                        "before it is translated back for the cycle loss, so the generators cannot hide the source "
-                        "in an invisible pattern (Bashkirova et al. 2019); 0 = off, the paper's model")
-    g.add_argument("--lambda_tv", type=float, default=0.0,
-                   help="weight of an L1 total-variation prior on both translated images (mean absolute difference "
-                        "of neighbouring pixels, [-1, 1] units; Johnson et al. 2016): flattens the low-amplitude "
-                        "grain a PatchGAN leaves in flat fills; 0 = off, the paper's model")
-    g.add_argument("--pool_size", type=int, default=50, help="image pool of previously generated images (0 = off)")
-    g.add_argument("--column_A", default="A", help="Hub dataset: column with domain A images")
-    g.add_argument("--column_B", default="B", help="Hub dataset: column with domain B images")
-    g.add_argument("--domain_A", help="name of domain A (e.g. horse), shown in ComfyUI")
-    g.add_argument("--domain_B", help="name of domain B (e.g. zebra)")
-    g.add_argument("--broadcast_buffers", type=int, default=1, help="DDP broadcast_buffers (1/0)")
-    g.add_argument("--sync_bn", action="store_true", help="SyncBatchNorm under DDP on CUDA (batch norm only)")
-    return finish_parser(p, CycleGANRecipe)
+    return build_parser(CycleGANConfig, "python -m train.cyclegan", __doc__)
 
 
 def main(argv=None):
-    return run(CycleGANRecipe, parser(), argv)
+    return run(CycleGANRecipe, argv)
 
 
 if __name__ == "__main__":

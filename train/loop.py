@@ -17,7 +17,6 @@ Run folder (``--checkpoints_dir/--name``)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -37,134 +36,11 @@ import torch.distributed as dist
 
 from i2i_models.families import family
 
+from .config import EMBEDDED, to_json
 from .data import EpochSampler
 
 log = logging.getLogger("train")
 REPO = Path(__file__).resolve().parent.parent
-EMBEDDED = Path(__file__).resolve().parent / "data"
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows "(default: X)" only where there is a default to show (not for options that default to
-    nothing, or whose help already says what their default is)."""
-
-    def _get_help_string(self, action):
-        if action.default in (None, argparse.SUPPRESS) or action.default is False or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
-def finish_parser(p: argparse.ArgumentParser, recipe_cls) -> argparse.ArgumentParser:
-    """Make a recipe's parser its own: ``recipe_cls.defaults`` become the defaults ``--help`` shows, and
-    the options it does not use (``recipe_cls.unused_options``) are removed, so giving one is an error
-    instead of being ignored (the namespace still carries them as ``None`` for shared code)."""
-    unused = set(getattr(recipe_cls, "unused_options", ()))
-    for action in list(p._actions):
-        if action.dest in unused:
-            p._remove_action(action)
-            for g in p._action_groups:
-                if action in g._group_actions:
-                    g._group_actions.remove(action)
-            for opt in action.option_strings:
-                p._option_string_actions.pop(opt, None)
-        elif action.dest in recipe_cls.defaults:
-            action.default = recipe_cls.defaults[action.dest]
-    p.set_defaults(**{k: None for k in unused})
-    return p
-
-
-def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """Options every recipe shares (recipes add theirs; :func:`finish_parser` applies their defaults)."""
-    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="local folder or Hub dataset id (user/name); default: the small embedded sample "
-                                     "shipped in train/data with a short schedule")
-    g.add_argument("--dataset_config", help="Hub dataset configuration name")
-    g.add_argument("--dataset_revision", help="Hub dataset revision")
-    g.add_argument("--train_split", default="train", help="split (sub-folder or Hub split) to train on")
-    g.add_argument("--val_split", default="val", help="split used for validation metrics ('' = none)")
-    g.add_argument("--val_limit", type=int, default=64, help="at most this many validation images per evaluation")
-    g.add_argument("--preprocess", default="resize_and_crop", choices=["resize_and_crop", "crop", "scale_width", "none"],
-                   help="junyanz preprocessing: resize to load_size then random crop, crop only, scale width, none")
-    g.add_argument("--load_size", type=int, default=None, help="resize to this before cropping (default 1.12 x crop)")
-    g.add_argument("--crop_size", type=int, default=256, help="training crop size (and validation size)")
-    g.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
-    g.add_argument("--num_workers", type=int, default=None, help="DataLoader worker processes (default: min(4, cores-1))")
-    g.add_argument("--input_nc", type=int, default=3, help="input image channels (1 = gray)")
-    g.add_argument("--output_nc", type=int, default=3, help="output image channels")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--batch_size", type=int, default=1, help="images per step and process (global batch = this x processes)")
-    g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial learning rate")
-    g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to zero")
-    g.add_argument("--max_steps", type=int, default=None,
-                   help="train for this many steps instead (the same constant/decay proportions, per step)")
-    g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (G and D)")
-    g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
-    g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
-    g.add_argument("--lr_policy", default="linear", choices=["linear", "step", "cosine"],
-                   help="linear: constant then linear decay; step: x0.1 every lr_decay_iters steps; cosine over the run")
-    g.add_argument("--lr_decay_iters", type=int, default=5000, help="step policy: steps between decays")
-    g.add_argument("--warmup_steps", type=int, default=0, help="linear learning-rate warm-up steps")
-    g.add_argument("--ema", type=float, default=None,
-                   help="exponential moving average of generator weights (our default 0.999; 0 = off, as the "
-                        "reference code); the exported model uses the averaged weights")
-    g.add_argument("--seed", type=int, default=0, help="random seed (data order, augmentation, init)")
-    g = p.add_argument_group("architecture")
-    g.add_argument("--netG", help="generator: unet_128 | unet_256 | resnet_6blocks | resnet_9blocks")
-    g.add_argument("--netD", default="basic", help="discriminator: basic (70x70 PatchGAN) | n_layers | pixel | multiscale")
-    g.add_argument("--n_layers_D", type=int, default=3, help="PatchGAN layers for netD n_layers/multiscale")
-    g.add_argument("--num_D", type=int, default=2, help="scales of the multiscale discriminator")
-    g.add_argument("--ngf", type=int, default=64, help="generator filters in the first layer")
-    g.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first layer")
-    g.add_argument("--norm", help="batch | instance | none")
-    g.add_argument("--upsample", default=None, choices=["transpose", "nearest"],
-                   help="transposed convolutions (the papers) or nearest x2 + conv (no checkerboard artifacts; "
-                        "our default, see the README's ablation)")
-    g.add_argument("--attention_mask", action=argparse.BooleanOptionalAction, default=None,
-                   help="the generator also predicts a per-pixel mask A and returns A*input + (1-A)*colour "
-                        "(GANimation/AttentionGAN): pixels that need no change are copied exactly (helps pix2pix; "
-                        "collapses to a copy for CycleGAN/StarGAN here, see the README's ablation)")
-    g.add_argument("--attention_init", type=float, default=None,
-                   help="initial value of the attention mask A in (0, 1; default 0.98 for pix2pix, 0.5 otherwise): near 1 starts at the identity mapping "
-                        "(fine with a paired L1 loss), 0.5 is neutral (needed where identity/reconstruction "
-                        "losses would keep a closed mask closed)")
-    g.add_argument("--lambda_mask", type=float, default=0.0,
-                   help="with --attention_mask: weight of the mean mask value A of translated images "
-                        "(GANimation's attention loss, lambda_A = 0.1), which keeps identity/reconstruction "
-                        "losses from closing the mask into a copy of the input (CycleGAN and StarGAN; needs "
-                        "--attention_mask)")
-    g.add_argument("--no_dropout", action="store_true", default=None, help="no dropout in the generator")
-    g.add_argument("--spectral_norm", action="store_true", help="spectral normalisation in the discriminator")
-    g.add_argument("--init_type", default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"],
-                   help="weight initialisation (junyanz init_weights)")
-    g.add_argument("--init_gain", type=float, default=0.02, help="scale of the weight initialisation")
-    g.add_argument("--gan_mode", choices=["vanilla", "lsgan", "wgangp", "hinge"], help="adversarial objective")
-    g = p.add_argument_group("runtime")
-    g.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
-    g.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
-                   help="autocast precision (fp16 uses a GradScaler per optimiser)")
-    g.add_argument("--channels_last", action="store_true", help="channels-last memory format")
-    g.add_argument("--compile", action="store_true", help="torch.compile the networks")
-    g = p.add_argument_group("run folder, logging, checkpoints")
-    g.add_argument("--name", help="run name (default: <family>-<dataset>)")
-    g.add_argument("--checkpoints_dir", default="runs", help="parent folder of run folders")
-    g.add_argument("--output", help="where to write the final model folder (default: <run>/final)")
-    g.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its last checkpoint")
-    g.add_argument("--print_every", type=int, default=20, help="steps between metrics.jsonl loss lines")
-    g.add_argument("--sample_every", type=int, default=500, help="steps between sample grids (input | output | target)")
-    g.add_argument("--val_every", type=int, default=500, help="steps between validation metrics")
-    g.add_argument("--save_every", type=int, default=1000, help="steps between checkpoints")
-    g.add_argument("--keep_last", type=int, default=3, help="checkpoints kept")
-    g.add_argument("--no_tensorboard", action="store_true", help="do not write TensorBoard logs even if installed")
-    g.add_argument("--stop_after", type=int, help=argparse.SUPPRESS)  # tests: behave as Ctrl-C after this step
-    g.add_argument("--debug", action="store_true", help="show the traceback of an error (also I2I_DEBUG=1)")
-    g = p.add_argument_group("Hugging Face Hub")
-    g.add_argument("--push_to_hub", metavar="REPO", help="push the final model folder (and card) to this Hub repo")
-    g.add_argument("--hub_private", action="store_true", help="create the Hub repo private")
-    g.add_argument("--push_every", type=int, default=0, help="also push every N checkpoints (0 = only at the end)")
-    g.add_argument("--license", default=None, help="license for the model card (default: the embedded data's)")
-    return p
 
 
 # ------------------------------------------------------------------------------------------------ distributed
@@ -331,10 +207,10 @@ def dataset_label(spec: str | None) -> str:
 
 # ------------------------------------------------------------------------------------------------ the loop
 class Trainer:
-    def __init__(self, recipe_cls, args: argparse.Namespace, argv: list[str]):
+    def __init__(self, recipe_cls, args, argv: list[str]):
         self.argv = argv
         if args.resume:
-            args = self._resume_args(args, recipe_cls.resume_defaults)
+            args = self._resume_args(args, recipe_cls.config)
         self.args = args
         self.dist = Dist(args.device)
         self.device = self.dist.device
@@ -348,7 +224,7 @@ class Trainer:
                 (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
                 (self.run_dir / "samples").mkdir(exist_ok=True)
                 if not args.resume:
-                    (self.run_dir / "args.json").write_text(json.dumps(vars(args), indent=2))
+                    (self.run_dir / "args.json").write_text(to_json(args))
                     (self.run_dir / "command.txt").write_text(self.command() + "\n")
                 print(f"run folder: {self.run_dir}   model folder (at the end): {self.output_dir()}", flush=True)
             if args.resume:
@@ -397,7 +273,7 @@ class Trainer:
             if args.resume:
                 run = Path(args.checkpoints_dir) / args.name
             else:
-                run = claim_run_dir(Path(args.checkpoints_dir), args.name, numbered="name" not in set(getattr(args, "_explicit", [])))
+                run = claim_run_dir(Path(args.checkpoints_dir), args.name, numbered="name" not in args.explicit)
                 if run.name != args.name:
                     print(f"{Path(args.checkpoints_dir) / args.name} holds an earlier run (kept as it is); this run "
                           f"is {run.name}", flush=True)
@@ -417,7 +293,7 @@ class Trainer:
                     raise UsageError(f"--output {out} already holds a model; choose another folder (or delete that one "
                                      f"first)")
         if self.dist.world > 1:
-            box = [args.name, getattr(args, "run_id", None)]
+            box = [args.name, args.run_id]
             dist.broadcast_object_list(box, src=0)
             args.name, args.run_id = box
 
@@ -431,23 +307,24 @@ class Trainer:
                 " ".join(shlex.quote(p) for p in parts)
         return "python -m " + portable_command(self.argv)
 
-    def _resume_args(self, args, resume_defaults: dict):
+    def _resume_args(self, args, config_cls):
+        """The config a run was started with (its ``args.json``, migrated to today's version by
+        :func:`train.config.load_saved`), with this invocation's run-time options (device, workers,
+        ``--stop_after``, ``--debug``)."""
+        from .config import load_saved
+
         run = Path(args.resume)
         saved = run / "args.json"
         if not saved.is_file():
             raise UsageError(f"{run} is not a run folder (no args.json); give the folder of the run to resume")
-        old = json.loads(saved.read_text())
-        # options added to the CLIs after this run started take this invocation's values (their defaults
-        # keep the old behaviour, or the recipe's resume_defaults say what it was), so runs from older
-        # versions resume too
-        ns = argparse.Namespace(**{**vars(args), **resume_defaults, **old})
-        ns.resume = str(run)
-        ns.checkpoints_dir, ns.name = str(run.parent), run.name
-        for k in ("stop_after", "device", "num_workers"):
-            setattr(ns, k, getattr(args, k, None))
-        if not getattr(ns, "run_id", None):  # runs from before run ids: one made from the folder
-            ns.run_id = f"{run.name}-resumed"
-        return ns
+        cfg = load_saved(config_cls, json.loads(saved.read_text()))
+        cfg.resume = str(run)
+        cfg.checkpoints_dir, cfg.name = str(run.parent), run.name
+        for k in ("stop_after", "device", "num_workers", "debug"):
+            setattr(cfg, k, getattr(args, k, None))
+        if not cfg.run_id:  # runs from before run ids: one made from the folder
+            cfg.run_id = f"{run.name}-resumed"
+        return cfg
 
     def _latest_dir(self) -> Path | None:
         ck = Path(self.args.checkpoints_dir) / self.args.name / "checkpoints"
@@ -808,22 +685,13 @@ def _tuplify(x):
     return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
-def explicit_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Names of the options given on the command line (the embedded preset must not override them)."""
-    import copy
+def run(recipe_cls, argv: list[str] | None = None) -> Path | None:
+    """Parse ``argv`` into the recipe's typed config (:func:`train.config.parse`: defaults, the embedded
+    preset when no dataset is given, then the command line) and train. Returns the model folder, or ``None``
+    when interrupted; raises the errors :func:`cli` turns into one line."""
+    from .config import parse
 
-    p = copy.deepcopy(parser)
-    for action in p._actions:
-        action.default = argparse.SUPPRESS
-    return sorted(vars(p.parse_args(argv)))
-
-
-def run(recipe_cls, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> Path | None:
-    """Parse ``argv``, apply the embedded-default preset when no dataset is given, train. Returns the model
-    folder, or ``None`` when interrupted; raises the errors :func:`cli` turns into one line."""
     argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    args._explicit = explicit_options(parser, argv)
-    recipe_cls.apply_defaults(args)
+    args = parse(recipe_cls.config, argv, f"python -m train.{recipe_cls.family}", sys.modules[recipe_cls.__module__].__doc__)
     prog = f"train.{recipe_cls.family}"
     return Trainer(recipe_cls, args, [prog, *argv]).fit()

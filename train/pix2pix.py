@@ -9,7 +9,9 @@ or a Hub dataset (--dataset user/name --column_A input --column_B target).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -18,21 +20,40 @@ from i2i_models import Pix2PixModel
 from i2i_models.networks import define_D, define_G
 
 from . import data as D
-from .loop import base_parser, cli, finish_parser, run
+from .config import PatchGANOptions, TrainConfig, build_parser, opt, redefault
+from .loop import cli, run
 from .losses import GANLoss, gradient_penalty
 from .recipe import Recipe, set_requires_grad
+
+
+@dataclass
+class Pix2PixConfig(TrainConfig, PatchGANOptions):
+    """python -m train.pix2pix options (the paper's defaults unless said)."""
+
+    family: ClassVar[str] = "pix2pix"
+    embedded_dataset: ClassVar[str] = "emoji_line2color"
+    embedded_license: ClassVar[str | None] = "cc-by-sa-4.0"
+    preset: ClassVar[dict] = {"crop_size": 128, "netG": "unet_128", "max_steps": 200, "batch_size": 4, "sample_every": 100,
+                              "val_every": 100, "save_every": 100, "print_every": 10, "val_limit": 12}
+    netG: str = redefault(PatchGANOptions, "netG", "unet_256")
+    norm: str = redefault(PatchGANOptions, "norm", "batch")
+    no_dropout: bool = redefault(PatchGANOptions, "no_dropout", False)
+    gan_mode: str = redefault(TrainConfig, "gan_mode", "vanilla")
+    attention_init: float = redefault(TrainConfig, "attention_init", 0.98)
+    lambda_L1: float = opt(100.0, "weight of the L1 loss to the target", group="pix2pix")
+    lambda_gp: float = opt(10.0, "gradient penalty weight (gan_mode wgangp)", group="pix2pix")
+    direction: str = opt("AtoB", "translate A->B or B->A", group="pix2pix", choices=["AtoB", "BtoA"])
+    column_A: str = opt("A", "Hub dataset: column with the input images", group="pix2pix")
+    column_B: str = opt("B", "Hub dataset: column with the target images", group="pix2pix")
+    domain_A: str | None = opt(None, "name of the input domain (shown in ComfyUI and the card)", group="pix2pix")
+    domain_B: str | None = opt(None, "name of the output domain", group="pix2pix")
 
 
 class Pix2PixRecipe(Recipe):
     family = "pix2pix"
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     best_metric = ("l1", "min")
-    embedded_dataset = "emoji_line2color"
-    embedded_license = "cc-by-sa-4.0"
-    defaults = {"netG": "unet_256", "norm": "batch", "gan_mode": "vanilla", "no_dropout": False, "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.98}
-    unused_options = ("lambda_mask",)  # the paired L1 term keeps the attention mask open by itself
-    embedded_preset = {"crop_size": 128, "netG": "unet_128", "max_steps": 200, "batch_size": 4, "sample_every": 100,
-                       "val_every": 100, "save_every": 100, "print_every": 10, "val_limit": 12}
+    config = Pix2PixConfig
 
     def build_model(self) -> Pix2PixModel:
         a = self.args
@@ -108,20 +129,11 @@ class Pix2PixRecipe(Recipe):
 
 
 def parser():
-    p = base_parser("python -m train.pix2pix", __doc__)
-    g = p.add_argument_group("pix2pix")
-    g.add_argument("--lambda_L1", type=float, default=100.0, help="weight of the L1 loss to the target")
-    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight (gan_mode wgangp)")
-    g.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="translate A->B or B->A")
-    g.add_argument("--column_A", default="A", help="Hub dataset: column with the input images")
-    g.add_argument("--column_B", default="B", help="Hub dataset: column with the target images")
-    g.add_argument("--domain_A", help="name of the input domain (shown in ComfyUI and the card)")
-    g.add_argument("--domain_B", help="name of the output domain")
-    return finish_parser(p, Pix2PixRecipe)
+    return build_parser(Pix2PixConfig, "python -m train.pix2pix", __doc__)
 
 
 def main(argv=None):
-    return run(Pix2PixRecipe, parser(), argv)
+    return run(Pix2PixRecipe, argv)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from i2i_models.families import EvalCase, family
 
 from .engine import Engine, autocast  # noqa: F401  (autocast: re-exported for older imports)
 from .evaluation import EditPairs, Reader, score, to_unit
-from .loop import EMBEDDED
 
 
 def set_requires_grad(nets, flag: bool) -> None:
@@ -60,22 +59,14 @@ class Recipe(abc.ABC):
         optimizer_groups: optimiser name -> the roles it updates (one Adam each).
         best_metric: (validation metric, "min"|"max") that picks the best step.
         metrics_note: a sentence the model card prints under the validation metrics.
-        embedded_dataset, embedded_license: the sample in ``train/data`` used without ``--dataset``.
-        defaults, unused_options, embedded_preset: see :func:`train.loop.finish_parser`/``apply_defaults``.
+        config: the recipe's typed config class (:mod:`train.config`): its options, defaults and preset.
     """
 
     family = ""
     best_metric = ("l1", "min")
     metrics_note = ""
     optimizer_groups: dict[str, tuple[str, ...]] = {}
-    embedded_dataset = ""
-    embedded_license = None
-    defaults: dict[str, Any] = {}
-    unused_options: tuple[str, ...] = ()
-    embedded_preset: dict[str, Any] = {}
-    # options whose default changed after runs were saved without them: ``--resume`` of such a run uses
-    # the value it trained with, not today's default
-    resume_defaults: dict[str, Any] = {}
+    config: type = None
 
     def __init__(self, args, device: torch.device, dist):
         self.args, self.device, self.dist = args, device, dist
@@ -94,25 +85,6 @@ class Recipe(abc.ABC):
     def generator_roles(cls) -> tuple[str, ...]:
         """The family's generators (the roles its directions run), which EMA averages."""
         return tuple(dict.fromkeys(family(cls.family).directions.values()))
-
-    # -- configuration
-    @classmethod
-    def apply_defaults(cls, args) -> None:
-        for k, v in cls.defaults.items():
-            if getattr(args, k, None) is None:
-                setattr(args, k, v)
-        if args.dataset is None and not getattr(args, "resume", None):
-            args.dataset = str(EMBEDDED / cls.embedded_dataset)
-            explicit = set(getattr(args, "_explicit", []))
-            for k, v in cls.embedded_preset.items():
-                if k not in explicit:
-                    setattr(args, k, v)
-            if args.license is None:
-                args.license = cls.embedded_license
-        if args.load_size is None:
-            args.load_size = int(round(args.crop_size * 1.12))
-        if args.name is None:
-            args.name = f"{cls.family}-{Path(str(args.dataset).rstrip('/')).name.replace('/', '-')}"
 
     # -- the contract ------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -18,7 +18,9 @@ to the true target, pix2pix style). With no data options it trains briefly on th
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +29,8 @@ from i2i_models import StarGANModel
 from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
 
 from . import data as D
-from .loop import base_parser, cli, finish_parser, run
+from .config import MaskPenaltyOptions, TrainConfig, build_parser, opt, redefault
+from .loop import cli, run
 from .losses import GANLoss, gradient_penalty
 from .evaluation import edit_pair_indices, to_unit
 from .metrics import MeanMeter
@@ -36,6 +39,72 @@ from .recipe import Recipe, set_requires_grad
 EMOJI_ATTRS = ["Man", "Woman", "Neutral", "Skin_Default", "Skin_Light", "Skin_Medium_Light", "Skin_Medium",
                "Skin_Medium_Dark", "Skin_Dark"]
 EMOJI_GROUPS = "Man,Woman,Neutral;Skin_Default,Skin_Light,Skin_Medium_Light,Skin_Medium,Skin_Medium_Dark,Skin_Dark"
+
+
+@dataclass
+class StarGANConfig(TrainConfig, MaskPenaltyOptions):
+    """python -m train.stargan options (yunjey/stargan's defaults unless said)."""
+
+    family: ClassVar[str] = "stargan"
+    embedded_dataset: ClassVar[str] = "emoji_people_attrs"
+    embedded_license: ClassVar[str | None] = "cc-by-4.0"
+    preset: ClassVar[dict] = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
+                              "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
+                              "print_every": 10, "val_limit": 48, "selected_attrs": EMOJI_ATTRS,
+                              "one_hot_groups": EMOJI_GROUPS}
+    lr: float = redefault(TrainConfig, "lr", 1e-4)
+    n_epochs: int = redefault(TrainConfig, "n_epochs", 20)
+    n_epochs_decay: int = redefault(TrainConfig, "n_epochs_decay", 10)
+    crop_size: int = redefault(TrainConfig, "crop_size", 128)
+    batch_size: int = redefault(TrainConfig, "batch_size", 16)
+    load_size: int | None = opt(None, "resize to this (default: crop_size, i.e. resize only, as yunjey after its "
+                                      "centre crop)")
+    gan_mode: str = redefault(TrainConfig, "gan_mode", "wgangp")
+    image_dir: str | None = opt(None, "CelebA-style image folder (or one sub-folder per domain)", group="StarGAN")
+    attr_path: str | None = opt(None, "CelebA-style attribute file (list_attr_celeba.txt)", group="StarGAN")
+    selected_attrs: list[str] | None = opt(None, "attributes to learn, in label order (default: all in the file)",
+                                           group="StarGAN")
+    one_hot_groups: str | None = opt(None, "mutually exclusive attributes, groups separated by ';' (e.g. "
+                                           "'Black_Hair,Blond_Hair,Brown_Hair')", group="StarGAN")
+    column_image: str = opt("image", "Hub dataset: image column", group="StarGAN")
+    label_columns: list[str] | None = opt(None, "Hub dataset: label columns (default: --selected_attrs)", group="StarGAN")
+    g_conv_dim: int = opt(64, "generator filters in the first layer", group="StarGAN")
+    d_conv_dim: int = opt(64, "discriminator filters in the first layer", group="StarGAN")
+    g_repeat_num: int = opt(6, "generator residual blocks", group="StarGAN")
+    d_repeat_num: int = opt(6, "discriminator strided convolutions", group="StarGAN")
+    lambda_cls: float = opt(1.0, "attribute classification loss weight", group="StarGAN")
+    lambda_rec: float = opt(10.0, "reconstruction (cycle) loss weight", group="StarGAN")
+    lambda_gp: float = opt(10.0, "gradient penalty weight", group="StarGAN")
+    lambda_id: float = opt(10.0, "identity loss weight: L1 between G(x, c_org) and x, i.e. asking for the attributes an "
+                                 "image already has changes nothing (AttGAN's self-reconstruction; CycleGAN's identity "
+                                 "loss); it teaches the generator - and an attention mask - to leave what an edit does not "
+                                 "concern untouched. Default 10, chosen by measurement (README, Quality); 0 = off, "
+                                 "yunjey/stargan's model", group="StarGAN")
+    lambda_pair: float = opt(0.0, "weight of an L1 loss to ground-truth edits, for datasets that know some (an "
+                                  "edit_pairs.csv listing an image and the same image with other attributes, as "
+                                  "emoji_people_attrs has): pix2pix's L1 term on those pairs, on top of StarGAN's unpaired "
+                                  "losses. 0 = off (StarGAN is unpaired)", group="StarGAN")
+    edit_pairs: str | None = opt(None, "CSV of ground-truth edits for --lambda_pair (columns src_file, tgt_file, relative "
+                                       "to the train image folder; default <train split>/edit_pairs.csv)", group="StarGAN")
+    n_critic: int = opt(5, "discriminator updates per generator update", group="StarGAN")
+
+    @classmethod
+    def has_data(cls, values):
+        return values.get("dataset") is not None or values.get("image_dir") is not None
+
+    def finalize(self) -> None:
+        if self.image_dir and not self.dataset:
+            self.dataset = str(Path(self.image_dir))
+        if "load_size" not in self.explicit:
+            self.load_size = self.crop_size  # resize only (no crop jitter), as yunjey after its centre crop
+        super().finalize()
+        if self.selected_attrs is None and str(self.dataset).endswith(self.embedded_dataset):
+            self.selected_attrs, self.one_hot_groups = list(EMOJI_ATTRS), self.one_hot_groups or EMOJI_GROUPS
+
+    @classmethod
+    def _from_v1(cls, d):
+        super()._from_v1(d)
+        d.setdefault("lambda_id", 0.0)  # runs from before --lambda_id existed trained without it
 
 
 def parse_groups(spec: str | None, attrs: list[str], strict: bool = True) -> list[list[str]]:
@@ -61,27 +130,7 @@ class StarGANRecipe(Recipe):
     metrics_note = ("`attr_acc` and `edit_target_read` are read by this model's own discriminator, which the generator "
                     "is trained to satisfy, so they overstate; `python -m train.evaluate` reads edits with an "
                     "independent classifier.")
-    embedded_dataset = "emoji_people_attrs"
-    embedded_license = "cc-by-4.0"
-    defaults = {"gan_mode": "wgangp", "upsample": "nearest", "ema": 0.999, "attention_mask": False, "attention_init": 0.5,
-                "lr": 1e-4, "n_epochs": 20, "n_epochs_decay": 10, "crop_size": 128, "batch_size": 16}
-    # yunjey's networks have no such knobs (instance norm, no dropout, their own discriminator)
-    unused_options = ("netG", "netD", "ngf", "ndf", "norm", "n_layers_D", "num_D", "no_dropout", "spectral_norm")
-    resume_defaults = {"lambda_id": 0.0}  # runs from before --lambda_id existed trained without it
-    embedded_preset = {"crop_size": 64, "g_conv_dim": 32, "d_conv_dim": 32, "g_repeat_num": 4, "d_repeat_num": 5,
-                       "max_steps": 200, "batch_size": 8, "sample_every": 100, "val_every": 100, "save_every": 100,
-                       "print_every": 10, "val_limit": 48, "selected_attrs": EMOJI_ATTRS, "one_hot_groups": EMOJI_GROUPS}
-
-    @classmethod
-    def apply_defaults(cls, args) -> None:
-        explicit = set(getattr(args, "_explicit", []))
-        if args.image_dir:
-            args.dataset = args.dataset or str(Path(args.image_dir))
-        super().apply_defaults(args)
-        if args.load_size is None or "load_size" not in explicit:
-            args.load_size = args.crop_size  # resize only (no crop jitter), as yunjey after its centre crop
-        if args.selected_attrs is None and str(args.dataset).endswith(cls.embedded_dataset):
-            args.selected_attrs, args.one_hot_groups = list(EMOJI_ATTRS), args.one_hot_groups or EMOJI_GROUPS
+    config = StarGANConfig
 
     def _paths(self, split: str):
         a = self.args
@@ -121,7 +170,7 @@ class StarGANRecipe(Recipe):
         a = self.args
         ds = self.train_dataset()
         attrs = list(ds.attributes)
-        groups = parse_groups(a.one_hot_groups, attrs, strict="one_hot_groups" in set(getattr(a, "_explicit", [])))
+        groups = parse_groups(a.one_hot_groups, attrs, strict="one_hot_groups" in a.explicit)
         c = len(attrs)
         G = StarGANGenerator(a.g_conv_dim, c, a.g_repeat_num, a.input_nc, a.output_nc, upsample=a.upsample,
                              attention_mask=a.attention_mask)
@@ -296,42 +345,11 @@ class StarGANRecipe(Recipe):
 
 
 def parser():
-    p = base_parser("python -m train.stargan", __doc__)
-    g = p.add_argument_group("StarGAN")
-    g.add_argument("--image_dir", help="CelebA-style image folder (or one sub-folder per domain)")
-    g.add_argument("--attr_path", help="CelebA-style attribute file (list_attr_celeba.txt)")
-    g.add_argument("--selected_attrs", nargs="+", help="attributes to learn, in label order (default: all in the file)")
-    g.add_argument("--one_hot_groups", default=None,
-                   help="mutually exclusive attributes, groups separated by ';' (e.g. 'Black_Hair,Blond_Hair,Brown_Hair')")
-    g.add_argument("--column_image", default="image", help="Hub dataset: image column")
-    g.add_argument("--label_columns", nargs="+", help="Hub dataset: label columns (default: --selected_attrs)")
-    g.add_argument("--g_conv_dim", type=int, default=64, help="generator filters in the first layer")
-    g.add_argument("--d_conv_dim", type=int, default=64, help="discriminator filters in the first layer")
-    g.add_argument("--g_repeat_num", type=int, default=6, help="generator residual blocks")
-    g.add_argument("--d_repeat_num", type=int, default=6, help="discriminator strided convolutions")
-    g.add_argument("--lambda_cls", type=float, default=1.0, help="attribute classification loss weight")
-    g.add_argument("--lambda_rec", type=float, default=10.0, help="reconstruction (cycle) loss weight")
-    g.add_argument("--lambda_gp", type=float, default=10.0, help="gradient penalty weight")
-    g.add_argument("--lambda_id", type=float, default=10.0,
-                   help="identity loss weight: L1 between G(x, c_org) and x, i.e. asking for the attributes an image "
-                        "already has changes nothing (AttGAN's self-reconstruction; CycleGAN's identity loss); it "
-                        "teaches the generator - and an attention mask - to leave what an edit does not concern "
-                        "untouched. Default 10, chosen by measurement (README, Quality); 0 = off, yunjey/stargan's "
-                        "model")
-    g.add_argument("--lambda_pair", type=float, default=0.0,
-                   help="weight of an L1 loss to ground-truth edits, for datasets that know some (an edit_pairs.csv "
-                        "listing an image and the same image with other attributes, as emoji_people_attrs has): "
-                        "pix2pix's L1 term on those pairs, on top of StarGAN's unpaired losses. 0 = off (StarGAN "
-                        "is unpaired)")
-    g.add_argument("--edit_pairs", default=None,
-                   help="CSV of ground-truth edits for --lambda_pair (columns src_file, tgt_file, relative to the "
-                        "train image folder; default <train split>/edit_pairs.csv)")
-    g.add_argument("--n_critic", type=int, default=5, help="discriminator updates per generator update")
-    return finish_parser(p, StarGANRecipe)
+    return build_parser(StarGANConfig, "python -m train.stargan", __doc__)
 
 
 def main(argv=None):
-    return run(StarGANRecipe, parser(), argv)
+    return run(StarGANRecipe, argv)
 
 
 if __name__ == "__main__":
