@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from . import load
+from .inference import PRECISIONS
 from .errors import I2IError
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--out", required=True, help="output file (one input) or folder")
     pt.add_argument("--direction", choices=["AtoB", "BtoA"], help="CycleGAN direction (default: the first available)")
     pt.add_argument("--strengths", default="", help="StarGAN: attribute strengths, e.g. 'Woman=1, Skin_Dark=1'")
-    pt.add_argument("--precision", default="fp32", choices=["auto", "fp32", "fp16", "bf16"], help="inference precision")
+    pt.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="inference precision")
     pt.add_argument("--tiled", action="store_true", help="force exact streamed tiles (auto for large images)")
     for sp in (pi, pc, pt):
         sp.add_argument("--debug", action="store_true", help="show the traceback of an error")

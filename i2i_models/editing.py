@@ -111,8 +111,11 @@ def target_labels(model: StarGANModel, source: torch.Tensor, strengths: Mapping[
     return t
 
 
-def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = None, source=None, **options):
-    """Edit attributes of ``images`` with a StarGAN model; returns what :func:`~i2i_models.translate` returns.
+def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = None, source=None, *,
+         return_attributes: bool = False, **options):
+    """Edit attributes of ``images`` with a StarGAN model; returns what :func:`~i2i_models.translate` returns
+    (with ``return_attributes``, the pair ``(images, attributes)``: the images' own attributes [B, c_dim]
+    in [0, 1] the edit started from, detected or given, in the order of ``model.attributes``).
 
     Args:
         strengths: ``{"Blond_Hair": 1.0, "Male": -0.5}``; 0 or absent = keep; see the module docstring. When
@@ -120,10 +123,13 @@ def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = No
             without running the network: a generator asked for an image's own labels only approximates it).
         source: the images' own attributes: ``None`` (detected by the discriminator's classifier), a
             ``{name: value}`` dict (missing names detected), or labels [B, c_dim] / [c_dim].
+        return_attributes: also return the attributes (so a caller that shows them needs no second pass of
+            the discriminator).
         options: passed to ``translate`` (device, precision, tiled, …).
 
     Raises:
-        ValueError: an unknown attribute name, wrongly shaped labels, or no discriminator and no ``source``.
+        ValueError: an unknown attribute name, wrongly shaped labels, or no discriminator and no ``source``
+            (when the attributes are needed: an edit that changes something, or ``return_attributes``).
     """
     model = _require_stargan(model)
     strengths = dict(strengths or {})
@@ -131,28 +137,36 @@ def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = No
         x, back = im.from_pil(images)
     else:
         x, back = im.check_bhwc(images), None
-    batch = x.shape[0]
-    lab = _labels_from(source, model, batch)
     bad = [k for k in strengths if k not in model.attributes]
     if bad:
         raise ValueError(f"unknown attribute(s) {bad}; this model's attributes are {model.attributes}")
-    if not any(float(v) for v in strengths.values()):
+    changes = any(float(v) for v in strengths.values())
+    lab = _source_labels(model, x, source) if changes or return_attributes else None
+    if changes:
+        out = translate(model, x, labels=target_labels(model, lab, strengths), **options)
+    else:
         out = x.clone()
-        return back(out) if back is not None else out
-    if lab is None:
-        if isinstance(source, Mapping) and model.discriminator is None:
-            if len(source) != len(model.attributes):
-                missing = [a for a in model.attributes if a not in source]
-                raise ValueError(f"no discriminator to detect {missing}: give all attributes in source")
-            lab = torch.tensor([[float(source[a]) for a in model.attributes]] * batch)
-        else:
-            lab = predict_attributes(model, x)
-            if isinstance(source, Mapping):
-                for name, v in source.items():
-                    lab[:, model.attributes.index(name)] = float(v)
-    target = target_labels(model, lab, strengths)
-    out = translate(model, x, labels=target, **options)
-    return back(out) if back is not None else out
+    out = back(out) if back is not None else out
+    return (out, lab) if return_attributes else out
+
+
+def _source_labels(model: StarGANModel, x: torch.Tensor, source) -> torch.Tensor:
+    """The images' own attributes [B, c_dim]: ``source`` (labels, or a dict completed by detection) or the
+    discriminator's reading (:func:`predict_attributes`)."""
+    batch = x.shape[0]
+    lab = _labels_from(source, model, batch)
+    if lab is not None:
+        return lab
+    if isinstance(source, Mapping) and model.discriminator is None:
+        if len(source) != len(model.attributes):
+            missing = [a for a in model.attributes if a not in source]
+            raise ValueError(f"no discriminator to detect {missing}: give all attributes in source")
+        return torch.tensor([[float(source[a]) for a in model.attributes]] * batch)
+    lab = predict_attributes(model, x)
+    if isinstance(source, Mapping):
+        for name, v in source.items():
+            lab[:, model.attributes.index(name)] = float(v)
+    return lab
 
 
 def parse_attribute_text(text: str, attributes: Sequence[str]) -> dict[str, float]:

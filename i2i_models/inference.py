@@ -9,11 +9,13 @@ size, dtype and device as the input.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import weakref
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -141,47 +143,116 @@ def _maybe_compile(net: nn.Module, enabled: bool) -> Callable:
     return call
 
 
-def translate(model: I2IModel | Network, images, *, direction: str | None = None, labels=None,
-              batch_size: int = 4, device: str | torch.device | None = None, precision: str = "fp32",
-              channels_last: bool | None = None, compile: bool = False, tiled: bool | None = None,
-              tile_bytes: int = 64 << 20, memory_budget: int | None = None, batchnorm: str = "running",
-              dropout: bool = False, seed: int | None = None, working_size: int | None = None,
-              keep_detail: bool = False, progress: Callable[[int, int], None] | None = None,
-              spill_dir: str | None = None):
-    """Translate images with a pix2pix, CycleGAN or StarGAN model.
+@dataclass
+class TranslateOptions:
+    """Everything :func:`translate` can be told (see its docstring for each option)."""
+
+    direction: str | None = None
+    labels: Any = None
+    batch_size: int = 4
+    device: str | torch.device | None = None
+    precision: str = "fp32"
+    precision_policy: Callable[[torch.device], str] | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+    tiled: bool | None = None
+    tile_bytes: int = 64 << 20
+    memory_budget: int | None = None
+    batchnorm: str = "running"
+    dropout: bool = False
+    seed: int | None = None
+    working_size: int | None = None
+    keep_detail: bool = False
+    progress: Callable[[int, int], None] | None = None
+    spill_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a batch will run (:func:`plan`): where, in which precision, at which size, in chunks of how many
+    images, streamed in exact tiles or not, and whether images run one by one."""
+
+    device: torch.device
+    precision: str
+    channels_last: bool
+    size: tuple[int, int]
+    chunk: int
+    tiled: bool
+    per_image_bytes: int
+
+
+def plan(batch: int, size: tuple[int, int], *, device: torch.device, bytes_per_pixel: int, can_stream: bool,
+         options: TranslateOptions, budget: int, flat: bool = False) -> Plan:
+    """Decide how :func:`translate` runs a batch of ``batch`` images of ``size`` (H, W, after the working
+    size) with a generator needing ``bytes_per_pixel`` (full frame, fp32) on ``device`` with ``budget``
+    bytes: a pure function of its arguments (no tensors, no devices touched), tested on its own.
+
+    * precision: ``options.precision`` (``"auto"`` through ``options.precision_policy``, else
+      :func:`resolve_precision`);
+    * tiled: as asked, or (``None``) when one image's full frame would exceed ``budget`` and the generator
+      can stream;
+    * chunk: 1 when tiled, for test-time dropout, batch-statistics BatchNorm or one-colour images (``flat``:
+      their InstanceNorm output is rounding amplified and would depend on the batch), else as many images
+      as fit the budget, at most ``options.batch_size``.
+    """
+    if options.precision == "auto" and options.precision_policy is not None:
+        precision = options.precision_policy(device)
+    else:
+        precision = resolve_precision(options.precision, device)
+    if options.batchnorm not in ("running", "batch"):
+        raise ValueError(f"batchnorm must be 'running' or 'batch', got {options.batchnorm!r}")
+    H, W = size
+    per_image = bytes_per_pixel * (H + 64) * (W + 64)
+    tiled = options.tiled if options.tiled is not None else (per_image > budget and can_stream)
+    one_by_one = options.dropout or options.batchnorm == "batch" or flat
+    chunk = 1 if (tiled or one_by_one) else max(1, min(options.batch_size, budget // max(1, per_image)))
+    channels_last = options.channels_last if options.channels_last is not None else device.type == "cuda"
+    return Plan(device, precision, bool(channels_last), (H, W), min(chunk, max(1, batch)), bool(tiled), per_image)
+
+
+def translate(model: I2IModel | Network, images, options: TranslateOptions | None = None, **kwargs):
+    """Translate images with a pix2pix, CycleGAN or StarGAN model (or any family's bundle, or a generator).
+
+    A short pipeline: **prepare** the batch (layout, alpha, channels, working size), **plan** how it runs
+    (:func:`plan`: device, precision, chunks or exact tiles), **execute** the generator chunk by chunk (or
+    tile by tile, :mod:`i2i_models.streaming`), **finish** (crop, resize back, alpha, dtype).
 
     Args:
         model: a bundle from :func:`i2i_models.load` (or a bare generator network).
         images: ComfyUI-layout tensor [B, H, W, C] (or [H, W, C]) with C = 1 gray, 2 gray+alpha, 3 RGB,
             4 RGBA; float in [0, 1] or uint8; any H, W (odd, tiny, huge) and any B. Or a PIL image / list.
-        direction: CycleGAN ``"AtoB"`` (G_A) or ``"BtoA"`` (G_B); default the first available.
-        labels: StarGAN target labels [B, c_dim] or [c_dim] (float; see :func:`i2i_models.edit` for
-            strengths relative to the image's own attributes).
-        batch_size: images per forward (chunks bound memory; results do not depend on it).
-        device: where to run (moves the model there); default the model's device.
-        precision: ``"fp32"`` (default), ``"bf16"``, ``"fp16"`` (autocast) or ``"auto"`` (bf16/fp16 on
-            CUDA, fp32 on CPU). bf16 moves outputs by up to ~0.08 (mean ~0.006) in [-1, 1].
-        channels_last: memory format for convolutions (default: on for CUDA, off on CPU).
-        compile: ``torch.compile`` the generator (10–30 s the first time per shape; falls back to eager
-            with a warning when unavailable).
-        tiled: ``None`` (auto: stream when a full-frame forward would exceed ``memory_budget``), ``True``
-            or ``False``. Tiles are exact: every normalisation layer uses whole-image statistics
-            (:mod:`i2i_models.streaming`), so the result equals the full frame up to float rounding.
-        tile_bytes: working-set bound of one tile computation (smaller = less memory, more overhead).
-        memory_budget: bytes for the auto decision (default :func:`default_memory_budget`).
-        batchnorm: ``"running"`` (``eval()``, default) or ``"batch"`` (per-image statistics, what
-            junyanz ``test.py`` does without ``--eval``).
-        dropout, seed: the pix2pix paper's test-time dropout, reproducible under ``seed`` (per image
-            ``seed + index``; tiled runs draw different, but also reproducible, masks).
-        working_size: run the network with the image's shorter side resized to this many pixels (e.g. the
-            model's training size, ``model.config["image_size"]``), then resize the result back (bicubic,
-            antialiased); ``None`` (default) runs at the image's own size.
-        keep_detail: with ``working_size``, add the network's *change* (its output minus its input, at the
-            working size) resized to the image, to the image itself, instead of resizing the output: what the
-            translation leaves alone keeps the image's full resolution (StarGAN edits). Needs the model's
-            input and output to have the same channels; otherwise the output is resized as usual.
-        progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
-        spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
+        options: a :class:`TranslateOptions`, or the same fields as keyword arguments:
+
+            direction: CycleGAN ``"AtoB"`` (G_A) or ``"BtoA"`` (G_B); default the first available.
+            labels: StarGAN target labels [B, c_dim] or [c_dim] (float; see :func:`i2i_models.edit` for
+                strengths relative to the image's own attributes).
+            batch_size: images per forward (chunks bound memory; results do not depend on it).
+            device: where to run; default the generator's device. The model is moved there for the call and
+                moved back afterwards (the caller's model stays where it was).
+            precision: ``"fp32"`` (default), ``"bf16"``, ``"fp16"`` (autocast) or ``"auto"`` (bf16/fp16 on
+                CUDA, fp32 on CPU; or what ``precision_policy(device)`` says, e.g. ComfyUI's rules). bf16
+                moves outputs by up to ~0.08 (mean ~0.006) in [-1, 1].
+            channels_last: memory format for convolutions (default: on for CUDA, off on CPU).
+            compile: ``torch.compile`` the generator (10–30 s the first time per shape; falls back to eager
+                with a warning when unavailable).
+            tiled: ``None`` (auto: stream when a full-frame forward would exceed ``memory_budget``), ``True``
+                or ``False``. Tiles are exact: every normalisation layer uses whole-image statistics
+                (:mod:`i2i_models.streaming`), so the result equals the full frame up to float rounding.
+            tile_bytes: working-set bound of one tile computation (smaller = less memory, more overhead).
+            memory_budget: bytes for the auto decision (default :func:`default_memory_budget`).
+            batchnorm: ``"running"`` (``eval()``, default) or ``"batch"`` (per-image statistics, what
+                junyanz ``test.py`` does without ``--eval``).
+            dropout, seed: the pix2pix paper's test-time dropout, reproducible under ``seed`` (per image
+                ``seed + index``; tiled runs draw different, but also reproducible, masks).
+            working_size: run the network with the image's shorter side resized to this many pixels (e.g.
+                the model's training size, ``model.config["image_size"]``), then resize the result back
+                (bicubic, antialiased); ``None`` (default) runs at the image's own size.
+            keep_detail: with ``working_size``, add the network's *change* (its output minus its input, at
+                the working size) resized to the image, to the image itself, instead of resizing the output:
+                what the translation leaves alone keeps the image's full resolution (StarGAN edits). Needs
+                the model's input and output to have the same channels; otherwise the output is resized.
+            progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
+            spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
 
     Returns:
         The same kind as ``images``: a tensor [B, H, W, C'] on the input's device with the input's dtype,
@@ -192,87 +263,115 @@ def translate(model: I2IModel | Network, images, *, direction: str | None = None
         ValueError: bad images (rank, channels, dtype), missing StarGAN labels, unknown options or a
             direction the model lacks.
     """
+    if options is None:
+        options = TranslateOptions(**kwargs)
+    elif kwargs:
+        options = dataclasses.replace(options, **kwargs)
+    net = select_generator(model, options.direction)
+    batch = _prepare(images, net, options)
+    home = next(net.parameters()).device
+    dev = torch.device(options.device) if options.device is not None else home
+    p = plan(batch.inp.shape[0], tuple(batch.inp.shape[1:3]), device=dev, bytes_per_pixel=bytes_per_pixel(net),
+             can_stream=streaming.supports(net), options=options,
+             budget=options.memory_budget if options.memory_budget is not None else default_memory_budget(dev),
+             flat=bool((batch.inp.amax((1, 2)) == batch.inp.amin((1, 2))).all(-1).any()))
+    moved = home != dev
+    if moved:
+        net.to(dev)
+    try:
+        result = _execute(net, batch, p, options)
+    finally:
+        if moved:
+            net.to(home)
+    return _finish(result, batch, options)
+
+
+@dataclass
+class _Batch:
+    """A prepared batch: the network's input [B, h, w, C_in] in [0, 1] (at the working size), the same at
+    full size, alpha, labels, and how to give the result back."""
+
+    inp: torch.Tensor
+    full: torch.Tensor
+    alpha: torch.Tensor | None
+    labels: torch.Tensor | None
+    out_size: tuple[int, int]
+    out_c: int
+    out_dtype: torch.dtype
+    out_device: torch.device
+    pil_back: Callable | None
+
+
+def _prepare(images, net: Network, options: TranslateOptions) -> _Batch:
     pil_back = None
     if not isinstance(images, torch.Tensor):
         images, pil_back = im.from_pil(images)
     x = im.check_bhwc(images)
-    out_dtype, out_device = x.dtype, x.device
-    net = select_generator(model, direction)
-    dev = torch.device(device) if device is not None else next(net.parameters()).device
-    if next(net.parameters()).device != dev:
-        model.to(dev)
-    precision = resolve_precision(precision, dev)
-    if batchnorm not in ("running", "batch"):
-        raise ValueError(f"batchnorm must be 'running' or 'batch', got {batchnorm!r}")
-    if channels_last is None:
-        channels_last = dev.type == "cuda"
     c_dim = int(getattr(net, "c_dim", 0) or 0)  # conditional generators (StarGAN) take labels
-    lab = _labels(labels, c_dim, x.shape[0])
-
+    lab = _labels(options.labels, c_dim, x.shape[0])
     colour, alpha = im.split_alpha(im.to_unit_float(x))
     out_c = im.output_channels(colour.shape[-1], net.output_nc)
-    inp = im.adapt_input(colour, net.input_nc)
-    out_size = inp.shape[1:3]
-    full = inp
-    if working_size:
-        inp = im.resize_short_side(inp, int(working_size))
+    full = im.adapt_input(colour, net.input_nc)
+    inp = im.resize_short_side(full, int(options.working_size)) if options.working_size else full
+    return _Batch(inp, full, alpha, lab, tuple(full.shape[1:3]), out_c, x.dtype, x.device, pil_back)
+
+
+def _execute(net: Network, batch: _Batch, p: Plan, options: TranslateOptions) -> torch.Tensor:
+    """Run the generator on the prepared batch as planned: [B, h, w, C_out] float32 in [0, 1]."""
+    inp, lab, dev = batch.inp, batch.labels, p.device
     B, H, W = inp.shape[:3]
     shrink = getattr(net, "size_shrink", 0)
-    per_image = bytes_per_pixel(net) * (H + 64) * (W + 64)
-    budget = memory_budget if memory_budget is not None else default_memory_budget(dev)
-    if tiled is None:
-        tiled = per_image > budget and streaming.supports(net)
-    # One-colour images (e.g. 1x1) make whole InstanceNorm maps near-constant, so their output is float
-    # rounding amplified by 1/sqrt(eps) and would depend on the batch it ran in: run such batches per image.
-    flat = bool((inp.amax((1, 2)) == inp.amin((1, 2))).all(-1).any())
-    per_image_runs = dropout or batchnorm == "batch" or flat
-    chunk = 1 if (tiled or per_image_runs) else max(1, min(batch_size, budget // max(1, per_image)))
-
-    autocast = _autocast(dev, precision)
-    fn = _maybe_compile(net, compile and not tiled)
-    mf = torch.channels_last if channels_last else torch.contiguous_format
-    result = torch.empty(B, H, W, out_c, dtype=torch.float32, device=out_device)
+    autocast = _autocast(dev, p.precision)
+    fn = _maybe_compile(net, options.compile and not p.tiled)
+    mf = torch.channels_last if p.channels_last else torch.contiguous_format
+    result = torch.empty(B, H, W, batch.out_c, dtype=torch.float32, device=batch.out_device)
+    progress = options.progress
     was_training = net.training
     net.eval()
-    total = B if not tiled else None
     try:
-        with _modes(net, batchnorm, dropout), torch.inference_mode():
-            for start in range(0, B, chunk):
-                stop = min(B, start + chunk)
+        with _modes(net, options.batchnorm, options.dropout), torch.inference_mode():
+            for start in range(0, B, p.chunk):
+                stop = min(B, start + p.chunk)
                 xb = inp[start:stop].to(dev, torch.float32).permute(0, 3, 1, 2) * 2 - 1
                 xb, pads = im.pad_to_multiple(xb, net.size_multiple, shrink // 2, net.min_size)
                 lb = None if lab is None else lab[start:stop].to(dev)
-                if tiled:
+                if p.tiled:
                     def tile_progress(done, n, _i=start):
                         if progress is not None:
                             progress(_i * n + done, B * n)
-                    y = streaming.run(net, xb, None if lb is None else lb[0],
-                                      band_bytes=tile_bytes, ram_bytes=max(tile_bytes, 64 << 20), autocast=autocast,
-                                      channels_last=channels_last, progress=tile_progress, spill_dir=spill_dir,
-                                      seed=None if seed is None else seed + start).to(dev)
+                    y = streaming.run(net, xb, None if lb is None else lb[0], band_bytes=options.tile_bytes,
+                                      ram_bytes=max(options.tile_bytes, 64 << 20), autocast=autocast,
+                                      channels_last=p.channels_last, progress=tile_progress,
+                                      spill_dir=options.spill_dir,
+                                      seed=None if options.seed is None else options.seed + start).to(dev)
                 else:
                     xb = xb.contiguous(memory_format=mf)
-                    with _rng(dev, seed, start, dropout), autocast():
-                        y = fn(xb, lb) if c_dim else fn(xb)
+                    with _rng(dev, options.seed, start, options.dropout), autocast():
+                        y = fn(xb, lb) if lb is not None else fn(xb)
                 y = im.crop(y.float(), pads, shrink // 2)
                 y = ((y + 1) / 2).clamp_(0, 1).permute(0, 2, 3, 1)
-                if y.shape[-1] != out_c:
-                    y = y.expand(*y.shape[:-1], out_c)
-                result[start:stop] = y.to(out_device)
-                if progress is not None and total is not None:
-                    progress(stop, total)
+                if y.shape[-1] != batch.out_c:
+                    y = y.expand(*y.shape[:-1], batch.out_c)
+                result[start:stop] = y.to(batch.out_device)
+                if progress is not None and not p.tiled:
+                    progress(stop, B)
     finally:
         net.train(was_training)
-    if tuple(result.shape[1:3]) != tuple(out_size):
-        if keep_detail and result.shape[-1] == inp.shape[-1]:
-            delta = result - inp.to(result.device, torch.float32)
-            result = (full.to(result.device, torch.float32) + im.resize_to(delta, out_size, clamp=False)).clamp_(0, 1)
+    return result
+
+
+def _finish(result: torch.Tensor, batch: _Batch, options: TranslateOptions):
+    """Back to the input's size (resized, or only the change with ``keep_detail``), alpha, dtype, PIL."""
+    if tuple(result.shape[1:3]) != tuple(batch.out_size):
+        if options.keep_detail and result.shape[-1] == batch.inp.shape[-1]:
+            delta = result - batch.inp.to(result.device, torch.float32)
+            result = (batch.full.to(result.device, torch.float32) + im.resize_to(delta, batch.out_size, clamp=False)).clamp_(0, 1)
         else:
-            result = im.resize_to(result, out_size)
-    if alpha is not None:
-        result = torch.cat([result, alpha.to(result.device)], -1)
-    result = im.from_unit_float(result, out_dtype)
-    return pil_back(result) if pil_back is not None else result
+            result = im.resize_to(result, batch.out_size)
+    if batch.alpha is not None:
+        result = torch.cat([result, batch.alpha.to(result.device)], -1)
+    result = im.from_unit_float(result, batch.out_dtype)
+    return batch.pil_back(result) if batch.pil_back is not None else result
 
 
 @contextmanager

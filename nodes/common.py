@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from comfy_api.latest import io
 
+from ..i2i_models.inference import PRECISIONS
 from . import models
 
 CATEGORY = "image/translation"
@@ -16,7 +17,7 @@ HAS_DYNAMIC_COMBO = hasattr(io, "DynamicCombo")
 
 
 def precision_input() -> io.Combo.Input:
-    return io.Combo.Input("precision", options=["auto", "fp32", "fp16", "bf16"], default="auto", optional=True,
+    return io.Combo.Input("precision", options=list(PRECISIONS), default="auto", optional=True,
                           tooltip="auto: fp32 on CPU; bf16 or fp16 on GPUs where ComfyUI considers it safe. "
                                   "Reduced precision is faster and changes pixels slightly.")
 

@@ -42,10 +42,9 @@ class ModelHandle:
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
 
 
-def precision_for(device: torch.device, choice: str = "auto") -> str:
-    """``auto``: fp32 on CPU; on GPUs bf16 where ComfyUI deems it safe, else fp16, else fp32."""
-    if choice != "auto":
-        return choice
+def comfy_precision(device: torch.device) -> str:
+    """The ``auto`` precision policy inside ComfyUI (what the library's ``precision_policy`` hook gets):
+    fp32 on CPU; on GPUs bf16 where ComfyUI deems it safe, else fp16, else fp32."""
     if device.type == "cpu":
         return "fp32"
     if mm.should_use_bf16(device):
@@ -93,7 +92,6 @@ def run(handle: ModelHandle, fn: Callable[..., torch.Tensor], image: torch.Tenso
     model = handle.model
     if next(model.parameters()).device != device:
         model.to(device)
-    prec = precision_for(device, precision)
     tiled, tile_bytes = None, 64 << 20
     oom = getattr(mm, "OOM_EXCEPTION", torch.cuda.OutOfMemoryError)
     while True:
@@ -101,8 +99,8 @@ def run(handle: ModelHandle, fn: Callable[..., torch.Tensor], image: torch.Tenso
         if device.type != "cpu":
             budget = int(mm.get_free_memory(device) * 0.8)
         try:
-            return fn(model, image, device=device, precision=prec, tiled=tiled, tile_bytes=tile_bytes,
-                      memory_budget=budget, progress=progress_bar(), **kwargs)
+            return fn(model, image, device=device, precision=precision, precision_policy=comfy_precision, tiled=tiled,
+                      tile_bytes=tile_bytes, memory_budget=budget, progress=progress_bar(), **kwargs)
         except oom:
             mm.soft_empty_cache()
             if tile_bytes <= MIN_TILE_BYTES:

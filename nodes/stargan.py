@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..i2i_models import edit, predict_attributes
+from ..i2i_models import edit
 from ..i2i_models.editing import parse_attribute_text
 from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, KEEP_DETAIL, load_model, model_combo, model_input, precision_input,
                      working_size_input)
@@ -41,7 +41,7 @@ class StarGANEdit(io.ComfyNode):
                     working_size_input(KEEP_DETAIL), precision_input()],
             hidden=HIDDEN,
             outputs=[io.Image.Output(display_name="image"),
-                     io.String.Output(display_name="attributes", tooltip="Attributes detected in each input image.")])
+                     io.String.Output(display_name="attributes", tooltip="The attributes each input image starts from: detected by the model's discriminator, or as given in source_attributes.")])
 
     @classmethod
     def execute(cls, image, model=None, model_name: str = "", strengths: str = "", source_attributes: str = "",
@@ -54,15 +54,17 @@ class StarGANEdit(io.ComfyNode):
             values = {k: float(v) for k, v in children.items()}
         source = parse_attribute_text(source_attributes, bundle.attributes) if source_attributes.strip() else None
         handle = ModelHandle(bundle, label)  # this node loads its own model: it lives for this run only
-        out = run(handle, edit, image, precision, strengths=values, source=source, **resolve_size(bundle, working_size))
-        return io.NodeOutput(out, _describe(bundle, image))
+        if bundle.discriminator is None and source is None:
+            out = run(handle, edit, image, precision, strengths=values, **resolve_size(bundle, working_size))
+            return io.NodeOutput(out, "(this model has no discriminator: attributes cannot be detected)")
+        out, attrs = run(handle, edit, image, precision, strengths=values, source=source, return_attributes=True,
+                         **resolve_size(bundle, working_size))
+        return io.NodeOutput(out, _describe(bundle, attrs))
 
 
-def _describe(bundle, image) -> str:
-    if bundle.discriminator is None:
-        return "(this model has no discriminator: attributes cannot be detected)"
-    p = predict_attributes(bundle, image)
+def _describe(bundle, attrs) -> str:
+    """The attributes each image started from (detected by the discriminator, or given), one line per image."""
     lines = []
-    for i, row in enumerate(p.tolist()):
+    for i, row in enumerate(attrs.tolist()):
         lines.append(f"image {i + 1}: " + ", ".join(f"{a} {v:.2f}" for a, v in zip(bundle.attributes, row)))
     return "\n".join(lines)

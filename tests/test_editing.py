@@ -8,7 +8,10 @@ import pytest
 import torch
 
 import i2i_models
+from i2i_models import StarGANModel
 from i2i_models.editing import parse_attribute_text, target_labels
+from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
+from refnets import randomize_
 from conftest import PARITY
 
 
@@ -71,3 +74,21 @@ def test_edit_errors(star):
     assert parse_attribute_text("Male=1, Young = 0.5", star.attributes) == {"Male": 1.0, "Young": 0.5}
     with pytest.raises(ValueError, match="name=value"):
         parse_attribute_text("Bald=1", star.attributes)
+
+
+def test_edit_returns_the_attributes_it_started_from_in_one_pass(monkeypatch):
+    import i2i_models.editing as E
+
+    model = randomize_(StarGANModel({"attributes": ["a", "b", "c"], "networks": {
+        "generator": StarGANGenerator(8, 3, 1).config, "discriminator": StarGANDiscriminator(32, 8, 3, 4).config}}))
+    calls = []
+    real = E.predict_attributes
+    monkeypatch.setattr(E, "predict_attributes", lambda m, x: calls.append(1) or real(m, x))
+    img = torch.rand(2, 32, 32, 3)
+    y, attrs = E.edit(model, img, {"a": 1.0}, return_attributes=True)
+    assert y.shape == img.shape and attrs.shape == (2, 3) and len(calls) == 1
+    torch.testing.assert_close(attrs, real(model, img))
+    y0, attrs0 = E.edit(model, img, {"a": 0.0}, return_attributes=True)
+    assert torch.equal(y0, img) and torch.equal(attrs0, attrs)
+    _, given = E.edit(model, img, {"a": 1.0}, source=[1.0, 0.0, 1.0], return_attributes=True)
+    assert given.tolist() == [[1.0, 0.0, 1.0]] * 2

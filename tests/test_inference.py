@@ -241,3 +241,48 @@ def test_every_registered_generator_streams_exactly(arch, cfg):
     kw = {"labels": torch.rand(net.c_dim)} if getattr(net, "c_dim", 0) else {}
     torch.testing.assert_close(translate(net, x, tiled=True, tile_bytes=1 << 15, **kw), translate(net, x, **kw),
                                atol=5e-5, rtol=0)
+
+
+def test_plan_is_a_pure_decision():
+    """How a batch runs, decided from sizes and options alone (no tensors, no devices touched)."""
+    from i2i_models.inference import TranslateOptions, plan
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    opts = TranslateOptions(batch_size=8)
+    p = plan(6, (256, 256), device=cpu, bytes_per_pixel=1000, can_stream=True, options=opts, budget=1 << 30)
+    assert (p.precision, p.tiled, p.chunk, p.channels_last) == ("fp32", False, 6, False)  # 6 of 8 fit, 6 images
+    p = plan(6, (256, 256), device=cpu, bytes_per_pixel=1000, can_stream=True, options=opts, budget=300 << 20)
+    assert (p.tiled, p.chunk) == (False, 3)  # the budget holds three
+    p = plan(2, (4096, 4096), device=cpu, bytes_per_pixel=1000, can_stream=True, options=opts, budget=1 << 30)
+    assert (p.tiled, p.chunk) == (True, 1)  # one full frame would not fit: exact tiles, image by image
+    p = plan(2, (4096, 4096), device=cpu, bytes_per_pixel=1000, can_stream=False, options=opts, budget=1 << 30)
+    assert not p.tiled  # a generator that cannot stream runs whole
+    assert plan(4, (64, 64), device=cpu, bytes_per_pixel=1, can_stream=True, options=TranslateOptions(dropout=True),
+                budget=1 << 30).chunk == 1
+    assert plan(4, (64, 64), device=cpu, bytes_per_pixel=1, can_stream=True, options=opts, budget=1 << 30, flat=True).chunk == 1
+    auto = TranslateOptions(precision="auto")
+    assert plan(1, (8, 8), device=cpu, bytes_per_pixel=1, can_stream=True, options=auto, budget=1).precision == "fp32"
+    hooked = TranslateOptions(precision="auto", precision_policy=lambda d: "fp16" if d.type == "cuda" else "fp32")
+    p = plan(1, (8, 8), device=cuda, bytes_per_pixel=1, can_stream=True, options=hooked, budget=1)
+    assert (p.precision, p.channels_last) == ("fp16", True)  # the caller's policy (ComfyUI's rules in the nodes)
+    with pytest.raises(ValueError, match="batchnorm"):
+        plan(1, (8, 8), device=cpu, bytes_per_pixel=1, can_stream=True, options=TranslateOptions(batchnorm="x"), budget=1)
+
+
+def test_translate_leaves_the_callers_model_where_it_was(monkeypatch):
+    """Asked to run elsewhere, translate moves the generator for the call and back afterwards (here "cpu:0"
+    vs "cpu", the only two devices this machine has; a GPU run of the same code moves to CUDA and back)."""
+    model = MODELS["cyclegan"]
+    moves = []
+    real_to = torch.nn.Module.to
+
+    def to(self, *a, **k):
+        moves.append(str(a[0]) if a else str(k.get("device")))
+        return real_to(self, *a, **k)
+
+    monkeypatch.setattr(torch.nn.Module, "to", to)
+    y = translate(model, torch.rand(1, 32, 32, 3), device="cpu:0")
+    assert y.shape == (1, 32, 32, 3) and moves == ["cpu:0", "cpu"] and str(next(model.parameters()).device) == "cpu"
+    moves.clear()
+    translate(model, torch.rand(1, 32, 32, 3))
+    assert moves == []  # on its own device: untouched
