@@ -20,9 +20,7 @@ from .bundles import FORMAT, I2IModel, family_class
 from .families import FAMILIES
 from .families import family as family_of
 from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError
-from .formats import Detection, detect, split_roles
-from .formats.junyanz import apply_train_opt, parse_train_opt
-from .formats.yunjey import default_attributes
+from .formats import Detection, complete_config, detect, split_roles
 from .state_dicts import WEIGHT_SUFFIXES, read_json, read_state_dict
 
 
@@ -282,28 +280,13 @@ def _plan(files: list[Path], family: str | None, label: str, peek: bool = False)
             continue
         hint, _ = _file_role(f.name)
         items.append(_Item(f, hint, detect(sd, where=str(f))))
-    opts = {}
-    for folder in {f.parent for f in files}:
-        for name in ("train_opt.txt", "test_opt.txt"):
-            if (folder / name).is_file():
-                opts = parse_train_opt((folder / name).read_text(encoding="utf-8", errors="replace"))
-                break
-    if opts:
-        for it in items:
-            if it.det.codebase == "junyanz":
-                apply_train_opt(it.det, opts)
     fam, roles = _assign_roles(items, family, label)
     config: dict[str, Any] = {"family": fam, "networks": {role: it.det.network for role, it in roles.items()}}
-    domains = _domains_from_name(opts.get("name", ""), files[0].parent.name, files[0].stem)
-    if fam in ("cyclegan", "pix2pix") and domains:
+    complete_config(config, [it.det for it in roles.values()], files)
+    names = config.pop("name_hints", [])
+    domains = _domains_from_name(*names, files[0].parent.name, files[0].stem)
+    if domains and not family_of(fam).conditional:
         config["domains"] = domains
-    if fam == "pix2pix" and opts.get("direction") in ("AtoB", "BtoA"):
-        config["direction"] = opts["direction"]
-    if fam == "stargan":
-        c_dim = next(it.det.network["c_dim"] for it in roles.values())
-        config["attributes"], config["attribute_groups"] = default_attributes(c_dim)
-    if opts.get("crop_size", "").isdigit():
-        config["image_size"] = int(opts["crop_size"])
     first = next(iter(roles.values())).det
     config["source"] = {
         "codebase": first.codebase,

@@ -31,6 +31,22 @@ DETECTORS: list[tuple[str, Callable[[StateDict], Detection | None]]] = [
 
 
 
+# What a codebase's files (and their folder) add to a detected bundle config beyond the networks:
+# ``complete(config, detections, files)`` in place. Keyed by ``Detection.codebase``.
+COMPLETERS: dict[str, Callable] = {"junyanz": junyanz.complete}
+
+
+def complete_config(config: dict, detections: list[Detection], files: list) -> None:
+    """Let each codebase among ``detections`` add what its files imply (``COMPLETERS``); conditional
+    (StarGAN) networks get yunjey's default attribute names for their label size."""
+    for codebase in sorted({d.codebase for d in detections}):
+        fn = COMPLETERS.get(codebase)
+        if fn is not None:
+            fn(config, [d for d in detections if d.codebase == codebase], files)
+    if any(d.family == "stargan" for d in detections):
+        yunjey.complete(config, detections, files)
+
+
 def bundle_roles() -> set[str]:
     """Prefixes of our own bundles' weights (model.safetensors keys ``<role>.<layer>``): every family's roles."""
     from ..families import FAMILIES
@@ -67,4 +83,4 @@ def split_roles(sd: StateDict) -> dict[str, StateDict] | None:
     return parts
 
 
-__all__ = ["DETECTORS", "Detection", "detect", "split_roles", "bundle_roles"]
+__all__ = ["DETECTORS", "Detection", "detect", "split_roles", "bundle_roles", "complete_config", "COMPLETERS"]

@@ -140,3 +140,25 @@ def apply_train_opt(det: Detection, opts: dict[str, str]) -> None:
         cfg["use_dropout"] = opts["no_dropout"].strip().lower() not in ("true", "1")
         det.notes = [n for n in det.notes if not n.startswith("use_dropout is not stored")]
         det.notes.append(f"use_dropout={cfg['use_dropout']} from train_opt.txt")
+
+
+def complete(config: dict, detections: list[Detection], files: list) -> None:
+    """What junyanz's run folder adds to a detected bundle config (in place): its ``train_opt.txt`` (or
+    ``test_opt.txt``) beside the files refines the networks (dropout, padding) and gives the pix2pix
+    ``direction``, the training ``crop_size`` (``image_size``) and the run name (domain names)."""
+    opts: dict[str, str] = {}
+    for folder in {f.parent for f in files}:
+        for name in ("train_opt.txt", "test_opt.txt"):
+            if (folder / name).is_file():
+                opts = parse_train_opt((folder / name).read_text(encoding="utf-8", errors="replace"))
+                break
+    if not opts:
+        return
+    for det in detections:
+        apply_train_opt(det, opts)
+    if opts.get("direction") in ("AtoB", "BtoA") and config["family"] == "pix2pix":
+        config["direction"] = opts["direction"]
+    if opts.get("crop_size", "").isdigit():
+        config["image_size"] = int(opts["crop_size"])
+    if opts.get("name"):
+        config.setdefault("name_hints", []).insert(0, opts["name"])

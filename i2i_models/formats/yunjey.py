@@ -91,3 +91,11 @@ def detect_generator(sd: StateDict) -> Detection | None:
 
 def detect_discriminator(sd: StateDict) -> Detection | None:
     return discriminator_detection(sd, CODEBASE, "Discriminator")
+
+
+def complete(config: dict, detections: list[Detection], files: list) -> None:
+    """A StarGAN file knows its label size, not its attribute names: yunjey's defaults for that size
+    (:func:`default_attributes`)."""
+    c_dim = next((d.network["c_dim"] for d in detections if "c_dim" in d.network), None)
+    if c_dim is not None and "attributes" not in config:
+        config["attributes"], config["attribute_groups"] = default_attributes(c_dim)
