@@ -26,7 +26,6 @@ theirs to say: a module with a ``stream(g, x)`` method (and a generator's ``stre
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext

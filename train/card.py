@@ -51,7 +51,8 @@ def data_description(spec: str | None) -> str:
     """A data set as a card describes it: ``emoji_people_attrs`` (its folder name, or Hub id), what it is
     (its README's title) and where its images come from (its ATTRIBUTION.md), and whether a sample of it
     ships with this repository (``train/data``). No machine path."""
-    from .loop import EMBEDDED, dataset_label
+    from .config import EMBEDDED
+    from .runs import dataset_label
 
     if not spec:
         spec = None
@@ -91,7 +92,7 @@ def data_description(spec: str | None) -> str:
 def make_portable(model_dir: str | Path, dataset: str | None = None) -> None:
     """Rewrite a model folder's ``config.json`` (``training.command``/``dataset``) and ``README.md`` so they
     name no path of the machine that trained it; ``dataset`` (a local folder) adds where its data comes from."""
-    from .loop import dataset_label, portable_command
+    from .runs import dataset_label, portable_command
 
     model_dir = Path(model_dir)
     cfg_path = model_dir / "config.json"

@@ -1,18 +1,11 @@
-"""The one training loop shared by the pix2pix, CycleGAN and StarGAN recipes.
+"""The trainer: the one loop shared by every recipe (``train/recipe.py`` says what a recipe provides).
 
-A recipe (``train/pix2pix.py`` …) builds the networks and optimisers and knows its losses, data and
-metrics; this loop owns everything else: the command line common to all three, data loading with
-deterministic per-epoch shuffling, the learning-rate schedule, mixed precision, DistributedDataParallel
-under ``torchrun``, the tqdm bar, ``metrics.jsonl`` and TensorBoard logs, sample grids, validation,
-atomic checkpoints with the complete training state (so ``--resume`` continues exactly), Ctrl-C
-handling, the final self-describing model folder and the Hub push with a model card.
-
-Run folder (``--checkpoints_dir/--name``)::
-
-    args.json  command.txt  metrics.jsonl  samples/step_0000500.png  tb/
-    checkpoints/step_0000500/{config.json, model.safetensors, README.md, training_state.pt}
-    checkpoints/LATEST           name of the newest complete checkpoint (updated atomically)
-    final/                       the exported model (config.json, model.safetensors, README.md, samples)
+It orchestrates what lives in its own modules — the typed config (:mod:`train.config`), the run folder,
+its lock and checkpoints (:mod:`train.runs`), metrics and progress (:mod:`train.progress`), the engine
+(:mod:`train.engine`: devices, precision, DDP, EMA, optimisers) — and owns the loop itself: processes
+(``torchrun``), seeding, data loading with deterministic per-epoch shuffling, the learning-rate schedule,
+validation and the best step, Ctrl-C and crashes (a checkpoint first), the final model folder with its card
+and the Hub push. ``cli`` turns known errors into one ``error: …`` line.
 """
 
 from __future__ import annotations
@@ -24,9 +17,7 @@ import os
 import random
 import shlex
 import shutil
-import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,11 +27,13 @@ import torch.distributed as dist
 
 from i2i_models.families import family
 
-from .config import EMBEDDED, to_json
+from .config import EMBEDDED, to_json  # noqa: F401  (EMBEDDED: re-exported)
+from .progress import MetricsLog, Progress
+from .runs import (REPO, Checkpoints, RunLock, UsageError, claim_run_dir, dataset_label, holds_model,  # noqa: F401
+                   portable_command)
 from .data import EpochSampler
 
 log = logging.getLogger("train")
-REPO = Path(__file__).resolve().parent.parent
 
 
 # ------------------------------------------------------------------------------------------------ distributed
@@ -101,110 +94,6 @@ def learning_rate_factor(step: int, total: int, args) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ run folders
-class UsageError(SystemExit, ValueError):
-    """A command line that cannot run as given (a taken run folder, impossible sizes, ...); the message says
-    what to do instead. The CLIs print it as one ``error: …`` line and exit with code 2; uncaught, it ends
-    the program like ``SystemExit``; ``except ValueError`` catches it too."""
-
-
-def claim_run_dir(parent: Path, name: str, numbered: bool) -> Path:
-    """Create the run folder ``parent/name`` for a new run - atomically, so two runs started at once never
-    share one. A taken name is refused (``numbered=False``: the user chose it), or the next free
-    ``name-2``, ``name-3``, … is taken (``numbered=True``: the default ``<family>-<dataset>`` name)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for k in range(1, 10_000):
-        cand = parent / (name if k == 1 else f"{name}-{k}")
-        try:
-            cand.mkdir()
-            return cand
-        except FileExistsError:
-            if not numbered:
-                raise UsageError(f"{cand} already holds a run: continue it with --resume {cand}, or start a new one with "
-                                 f"another --name (e.g. --name {name}-2)") from None
-    raise UsageError(f"no free run folder name {name}-N under {parent}")
-
-
-def holds_model(folder: Path) -> bool:
-    """Whether ``folder`` holds a model (our config.json or any weights file)."""
-    from i2i_models.state_dicts import WEIGHT_SUFFIXES
-
-    return folder.is_dir() and ((folder / "config.json").is_file() or any(
-        p.is_file() and p.name.lower().endswith(WEIGHT_SUFFIXES) for p in folder.iterdir()))
-
-
-class RunLock:
-    """An exclusive ``flock`` on ``<run>/.lock`` for as long as a process trains the run, so a second
-    process (a new run that picked the same folder, or a second ``--resume``) is refused instead of
-    interleaving its checkpoints and metrics with the first. Released when the process ends, however."""
-
-    def __init__(self, run_dir: Path):
-        self.file = None
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock (the atomic mkdir still keeps new runs apart)
-            return
-        self.file = open(run_dir / ".lock", "a+")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.file.seek(0)
-            who = self.file.read().strip() or "another process"
-            self.file.close()
-            raise UsageError(f"{run_dir} is being trained right now by {who}; wait for it to finish (or stop it), or "
-                             f"start a new run with another --name") from None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(f"process {os.getpid()} on {socket.gethostname()}")
-        self.file.flush()
-
-    def release(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-
-
-def portable_command(argv: list[str]) -> str:
-    """``argv`` as a shell command anyone with the data can rerun: data paths become ``DATA/<name>`` (the
-    data set by its folder name; paths inside this repository stay relative to it), and options that only
-    say where this machine kept its runs (``--checkpoints_dir``, ``--output``, ``--resume``) are left out
-    when they are absolute."""
-    data_opts = {"--dataset", "--image_dir", "--attr_path", "--edit_pairs"}
-    place_opts = {"--checkpoints_dir", "--output", "--resume"}
-    out, i = [], 0
-    while i < len(argv):
-        a = argv[i]
-        key, eq, val = a.partition("=")
-        if key in data_opts | place_opts and (eq or i + 1 < len(argv)):
-            value = val if eq else argv[i + 1]
-            i += 1 if eq else 2
-            if os.path.isabs(value) or value.startswith("~"):
-                path = Path(value).expanduser()
-                if key in place_opts:
-                    continue
-                try:
-                    value = str(path.resolve().relative_to(REPO))
-                except ValueError:
-                    value = "DATA/" + "/".join(path.parts[-(2 if key in ("--attr_path", "--edit_pairs") else 1):])
-            out += [key, value]
-            continue
-        out.append(a)
-        i += 1
-    return " ".join(shlex.quote(a) for a in out)
-
-
-def dataset_label(spec: str | None) -> str:
-    """A data set as a model card names it: its folder name (or Hub id), never this machine's path."""
-    if not spec:
-        return "embedded sample"
-    p = Path(str(spec))
-    if p.exists() or os.path.isabs(str(spec)):
-        try:
-            return str(p.resolve().relative_to(REPO))
-        except ValueError:
-            return p.name
-    return str(spec)
-
-
 # ------------------------------------------------------------------------------------------------ the loop
 class Trainer:
     def __init__(self, recipe_cls, args, argv: list[str]):
@@ -220,6 +109,7 @@ class Trainer:
         self._claim_run_dir(args)
         try:
             self.run_dir = Path(args.checkpoints_dir) / args.name
+            self.checkpoints = Checkpoints(self.run_dir, args.keep_last)
             if self.dist.main:
                 (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
                 (self.run_dir / "samples").mkdir(exist_ok=True)
@@ -241,7 +131,7 @@ class Trainer:
                                  f"{self.global_batch}; lower --batch_size")
             self.total_steps = args.max_steps or (args.n_epochs + args.n_epochs_decay) * self.steps_per_epoch
             self.step = 0
-            self._t0, self._elapsed_before = time.perf_counter(), 0.0
+            self._elapsed_before = 0.0
             self.best: dict[str, Any] = {}
             self.last_val: dict[str, float] = {}
             if args.resume:
@@ -252,14 +142,7 @@ class Trainer:
                     self.lock.release()
                 shutil.rmtree(Path(args.checkpoints_dir) / args.name, ignore_errors=True)
             raise
-        self.tb = None
-        if self.dist.main and not args.no_tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(self.run_dir / "tb"))
-            except Exception:  # tensorboard not installed: metrics.jsonl only
-                self.tb = None
+        self.metrics = MetricsLog(self.run_dir, self._elapsed_before, not args.no_tensorboard) if self.dist.main else None
 
     # -- bookkeeping
     def output_dir(self) -> Path:
@@ -326,19 +209,12 @@ class Trainer:
             cfg.run_id = f"{run.name}-resumed"
         return cfg
 
-    def _latest_dir(self) -> Path | None:
-        ck = Path(self.args.checkpoints_dir) / self.args.name / "checkpoints"
-        latest = (ck / "LATEST").read_text().strip() if (ck / "LATEST").is_file() else None
-        return ck / latest if latest and (ck / latest).is_dir() else None
-
     def _match_global_batch(self, args) -> None:
         """Resuming with another number of processes keeps the global batch (so the data order and the
         optimisation continue exactly where possible): per-process batch = global batch / processes."""
-        d = self._latest_dir()
-        if d is None:
+        if self.checkpoints.latest() is None:
             return
-        state = torch.load(d / "training_state.pt", map_location="cpu", weights_only=True)
-        gb = state.get("global_batch")
+        gb = self.checkpoints.load_latest().get("global_batch")
         if gb and gb != args.batch_size * self.dist.world:
             if gb % self.dist.world:
                 raise UsageError(f"the run's global batch {gb} does not divide over {self.dist.world} processes")
@@ -347,11 +223,7 @@ class Trainer:
                      self.dist.world, args.batch_size, gb)
 
     def _load_latest(self) -> None:
-        ck = self.run_dir / "checkpoints"
-        latest = (ck / "LATEST").read_text().strip() if (ck / "LATEST").is_file() else None
-        if not latest or not (ck / latest).is_dir():
-            raise UsageError(f"{self.run_dir} has no complete checkpoint to resume from")
-        state = torch.load(ck / latest / "training_state.pt", map_location="cpu", weights_only=True)
+        state = self.checkpoints.load_latest()
         self.recipe.load_state_dict(state["recipe"])
         self.step = state["step"]
         self.best = state.get("best", {})
@@ -363,47 +235,21 @@ class Trainer:
         log.info("resumed %s at step %d", self.run_dir, self.step)
 
     def _write_metrics(self, record: dict[str, Any]) -> None:
-        if not self.dist.main:
-            return
-        record.setdefault("elapsed_s", round(time.perf_counter() - self._t0 + self._elapsed_before, 1))
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.tb is not None:
-            for k, v in record.items():
-                if isinstance(v, (int, float)) and k != "step":
-                    self.tb.add_scalar(k, v, record["step"])
+        if self.metrics is not None:
+            self.metrics.write(record)
 
     def save_checkpoint(self) -> Path | None:
+        """A resumable checkpoint of this step (:class:`train.runs.Checkpoints`): the exported model and the
+        complete training state (recipe, RNG streams, best metric, elapsed time)."""
         self.dist.barrier()
         if not self.dist.main:
             return None
-        ck = self.run_dir / "checkpoints"
-        name = f"step_{self.step:07d}"
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=ck))
-        try:
-            _normal_permissions(tmp)  # mkdtemp makes it 0700: unreadable to a ComfyUI running as another user
-            bundle = self.recipe.export_bundle()
-            bundle.save_pretrained(tmp)
-            state = {"step": self.step, "recipe": self.recipe.state_dict(), "best": self.best,
-                     "global_batch": self.global_batch,
-                     "elapsed_s": time.perf_counter() - self._t0 + self._elapsed_before,
-                     "rng": {"torch": torch.get_rng_state(),
-                             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                             "python": random.getstate()}}
-            torch.save(state, tmp / "training_state.pt")
-            _normal_permissions(tmp / "training_state.pt")
-            final = ck / name
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            _atomic_write(ck / "LATEST", name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        kept = sorted(p for p in ck.iterdir() if p.is_dir() and p.name.startswith("step_"))
-        for old in kept[:-max(1, self.args.keep_last)]:
-            shutil.rmtree(old, ignore_errors=True)
-        return ck / name
+        state = {"step": self.step, "recipe": self.recipe.state_dict(), "best": self.best,
+                 "global_batch": self.global_batch, "elapsed_s": self.metrics.elapsed(),
+                 "rng": {"torch": torch.get_rng_state(),
+                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                         "python": random.getstate()}}
+        return self.checkpoints.save(self.step, self.recipe.export_bundle(), state)
 
     # -- data
     def _loader(self, epoch: int, offset: int):
@@ -494,7 +340,7 @@ class Trainer:
         continue; the error itself is raised again by the caller."""
         if not self.dist.main or self.step == 0:
             return
-        latest = self._latest_dir()
+        latest = self.checkpoints.latest()
         try:
             if latest is None or latest.name != f"step_{self.step:07d}":
                 self.save_checkpoint() if self.dist.world == 1 else self._save_local()
@@ -567,46 +413,6 @@ class Trainer:
         log.info("pushed %s to %s", folder, repo)
 
 
-class Progress:
-    """Training progress that works everywhere: a tqdm bar when stderr is a terminal, else a plain line
-    (step, %, it/s, time left, the latest losses) every ``interval`` seconds and at the end - for CI logs,
-    ``nohup`` and notebooks, where a bar would print nothing or garbage."""
-
-    def __init__(self, total: int, start: int, desc: str, interval: float = 10.0):
-        self.total, self.start, self.desc, self.interval = total, start, desc, interval
-        self.t0 = self.last = time.perf_counter()
-        self._losses: dict[str, float] = {}
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, desc=desc, dynamic_ncols=True)
-
-    def losses(self, losses: dict[str, float]) -> None:
-        self._losses = losses
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-
-    def update(self, step: int) -> None:
-        if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-            return
-        now = time.perf_counter()
-        if now - self.last >= self.interval or step == self.total:
-            self.last = now
-            rate = (step - self.start) / max(1e-9, now - self.t0)
-            left = (self.total - step) / rate if rate > 0 else float("nan")
-            eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left == left else "?"
-            loss = " ".join(f"{k} {v:.3f}" for k, v in self._losses.items())
-            print(f"{self.desc} step {step}/{self.total} ({100 * step / max(1, self.total):.0f}%) {rate:.2f} it/s, "
-                  f"{eta} left  {loss}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
 def check_sizes(recipe, crop: int) -> None:
     """Run each network once on a zero batch at the training crop (eval mode, the RNG untouched) so an
     impossible size/architecture combination stops before training with the smallest crop that works,
@@ -666,19 +472,6 @@ def cli(main_fn, argv: list[str] | None = None) -> int:
         msg = str(e).strip() or type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2
-
-
-def _normal_permissions(path: Path) -> None:
-    """The mode a plain ``mkdir``/``open`` would give ``path`` under the current umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _tuplify(x):

@@ -27,7 +27,7 @@ from PIL import Image
 from i2i_models.bundles import I2IModel
 from i2i_models.families import EvalCase, family
 
-from .engine import Engine, autocast  # noqa: F401  (autocast: re-exported for older imports)
+from .engine import Engine
 from .evaluation import EditPairs, Reader, score, to_unit
 
 
