@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from comfy_api.latest import io
 
-from ..i2i_models.inference import PRECISIONS
+from i2i_models.inference import PRECISIONS
 from . import models
 
 CATEGORY = "image/translation"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..i2i_models import translate
+from i2i_models import translate
 from . import models
 from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, CycleGANModelType, hub_repo_input, load_model, model_combo,
                      model_input, precision_input, working_size_input)

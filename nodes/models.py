@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import folder_paths
 
-from ..i2i_models import catalog, load, peek
-from ..i2i_models.bundles import REPO_URL, I2IModel
-from ..i2i_models.errors import ModelNotFoundError
-from ..i2i_models.families import family
-from ..i2i_models.state_dicts import WEIGHT_SUFFIXES
+from i2i_models import catalog, load, peek
+from i2i_models.bundles import REPO_URL, I2IModel
+from i2i_models.errors import ModelNotFoundError
+from i2i_models.families import family
+from i2i_models.state_dicts import WEIGHT_SUFFIXES
 
 log = logging.getLogger("comfyui-i2i-gans")
 
@@ -174,7 +174,7 @@ def source_of(choice: Choice) -> dict[str, Any] | None:
         return {"pack": "comfyui-i2i-gans", "url": f"{REPO_URL}/tree/main/example_workflows/models/{choice.key.rstrip('/')}"}
     repo = (choice.config or {}).get("hub_repo")
     if repo:
-        from ..i2i_models.hub import hub_url
+        from i2i_models.hub import hub_url
 
         return {"repo_id": repo, "url": hub_url(repo)}
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..i2i_models import translate
+from i2i_models import translate
 from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, Pix2PixModelType, hub_repo_input, load_model, model_combo,
                      model_input, precision_input, working_size_input)
 from .common import working_size as resolve_size

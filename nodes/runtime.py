@@ -11,7 +11,7 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import comfy.utils
 
-from ..i2i_models.bundles import I2IModel
+from i2i_models.bundles import I2IModel
 
 log = logging.getLogger("comfyui-i2i-gans")
 MIN_TILE_BYTES = 2 << 20

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..i2i_models import edit
-from ..i2i_models.editing import parse_attribute_text
+from i2i_models import edit
+from i2i_models.editing import parse_attribute_text
 from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, KEEP_DETAIL, load_model, model_combo, model_input, precision_input,
                      working_size_input)
 from .common import working_size as resolve_size

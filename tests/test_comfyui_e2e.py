@@ -266,6 +266,7 @@ def test_example_workflow_runs_as_shipped(comfy, name):
         assert out.size == Image.open(comfy["base"] / "input" / src).size
 
 
+@pytest.mark.slow
 def test_4096_rgba_image_through_cyclegan_translate(comfy):
     g = torch.Generator().manual_seed(0)
     arr = (torch.rand(4096 // 64, 4096 // 64, 4, generator=g) * 255).to(torch.uint8).numpy()
@@ -565,6 +566,7 @@ def _rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2 ** 20
 
 
+@pytest.mark.slow
 def test_fifty_prompts_leak_nothing_and_free_releases_our_models(comfy):
     """50 prompts alternating the three example workflows (each loads its model anew: the previous prompt's
     loader output is dropped): no "memory leak" warning from ComfyUI's model management, the process's

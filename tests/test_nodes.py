@@ -40,10 +40,28 @@ def pack(tmp_path_factory):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     nodes = importlib.import_module(f"{name}.nodes")
-    nodes.lib = importlib.import_module(f"{name}.i2i_models")  # the pack's own copy (relative imports)
+    nodes.lib = i2i_models  # one import identity: the pack uses the library as "i2i_models" too
     nodes.models_root = models / "i2i_gans"
     nodes.models_root.mkdir()
+    _model_files(nodes.models_root)
     return nodes
+
+
+def _model_files(root):
+    """The model folder every test of this module sees (made here, so tests do not depend on each other's order)."""
+    (root / "horse2zebra").mkdir()
+    shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", root / "horse2zebra" / "latest_net_G_A.pth")
+    shutil.copy(PARITY / "junyanz_unet256_batch/latest_net_G.pth", root / "facades_label2photo.pth")
+    (root / "broken.pth").write_bytes(b"<html>")
+    both = i2i_models.CycleGANModel({"domains": {"A": "cat", "B": "dog"}, "networks": {
+        "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}})
+    randomize_(both).save(root / "cats-dogs")
+    from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
+
+    star = i2i_models.StarGANModel({"attributes": ["Man", "Woman", "Smile"], "attribute_groups": [["Man", "Woman"]],
+                                    "networks": {"generator": StarGANGenerator(8, 3, 1).config,
+                                                 "discriminator": StarGANDiscriminator(32, 8, 3, 4).config}})
+    randomize_(star).save(root / "faces")
 
 
 def out(node_output, i=0):
@@ -70,20 +88,6 @@ def test_schemas_prefix_category_and_tooltips(pack):
 
 
 def test_model_lists_by_family_with_domain_names(pack):
-    root = pack.models_root
-    (root / "horse2zebra").mkdir()
-    shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", root / "horse2zebra" / "latest_net_G_A.pth")
-    shutil.copy(PARITY / "junyanz_unet256_batch/latest_net_G.pth", root / "facades_label2photo.pth")
-    (root / "broken.pth").write_bytes(b"<html>")
-    both = pack.lib.CycleGANModel({"domains": {"A": "cat", "B": "dog"}, "networks": {
-        "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}})
-    randomize_(both).save(root / "cats-dogs")
-    StarGANGenerator, StarGANDiscriminator = pack.lib.networks.StarGANGenerator, pack.lib.networks.StarGANDiscriminator
-
-    star = pack.lib.StarGANModel({"attributes": ["Man", "Woman", "Smile"], "attribute_groups": [["Man", "Woman"]],
-                                    "networks": {"generator": StarGANGenerator(8, 3, 1).config,
-                                                 "discriminator": StarGANDiscriminator(32, 8, 3, 4).config}})
-    randomize_(star).save(root / "faces")
     cg = {c.key: c for c in pack.models.choices("cyclegan")}
     assert {"horse2zebra/", "cats-dogs/", "official/cyclegan/horse2zebra", "hub/huggan/sim2real_cyclegan"} <= set(cg)
     assert "facades_label2photo.pth" not in cg and "faces/" not in cg

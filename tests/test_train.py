@@ -70,6 +70,7 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tmp_path, fami
         assert torch.equal(v, fb.state_dict()[k]), k
 
 
+@pytest.mark.slow
 def test_kill_9_at_any_moment_leaves_a_loadable_checkpoint(tmp_path):
     cmd = [sys.executable, "-m", "train.cyclegan", *TINY["cyclegan"], *common(tmp_path, "k", 400), "--save_every", "1",
            "--val_every", "1000", "--sample_every", "1000", "--keep_last", "2"]

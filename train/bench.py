@@ -45,14 +45,14 @@ def measure(family: str, extra: list[str], steps: int, warmup: int, device: str)
     """Time ``steps`` training steps (after ``warmup``) of one recipe in this process."""
     import importlib
 
-    mod = importlib.import_module(f"train.{family}")
+    mod = importlib.import_module(f"{__package__}.{family}")
     recipe_cls = {"pix2pix": "Pix2PixRecipe", "cyclegan": "CycleGANRecipe", "stargan": "StarGANRecipe"}[family]
     cls = getattr(mod, recipe_cls)
-    from train.config import parse
-    from train.loop import Dist
+    from .config import parse
+    from .loop import Dist
 
     argv = extra + ["--device", device, "--num_workers", "0"]
-    args = parse(cls.config, argv, f"python -m train.{family}")
+    args = parse(cls.config, argv, f"python -m {__package__}.{family}")
     dist = Dist(device)
     recipe = cls.create(args, torch.device(device), dist)
     ds = recipe.train_dataset()
@@ -85,7 +85,7 @@ def measure(family: str, extra: list[str], steps: int, warmup: int, device: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m train.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog=f"python -m {__package__}.bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--families", nargs="+", default=list(FAMILIES))
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for fam in args.families:
         for cfg in args.configs:
-            cmd = [sys.executable, "-m", "train.bench", "--one", fam, cfg, "--device", args.device,
+            cmd = [sys.executable, "-m", f"{__package__}.bench", "--one", fam, cfg, "--device", args.device,
                    "--steps", str(args.steps)] + (["--quick"] if args.quick else [])
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:

@@ -123,7 +123,7 @@ def make_portable(model_dir: str | Path, dataset: str | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m train.card", description=make_portable.__doc__)
+    ap = argparse.ArgumentParser(prog=f"python -m {__package__}.card", description=make_portable.__doc__)
     ap.add_argument("model_dir", nargs="+", help="model folder(s) to rewrite in place")
     ap.add_argument("--dataset", help="the local data set folder the model was trained on (for the card's data line)")
     args = ap.parse_args(argv)

@@ -213,12 +213,17 @@ class CycleGANRecipe(Recipe):
 
 
 def parser():
-    return build_parser(CycleGANConfig, "python -m train.cyclegan", __doc__)
+    return build_parser(CycleGANConfig, f"python -m {__package__}.cyclegan", __doc__)
 
 
 def main(argv=None):
     return run(CycleGANRecipe, argv)
 
 
+def command() -> int:
+    """The console script (``i2i-train-cyclegan``): :func:`main` with errors as one line."""
+    return cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(command())

@@ -114,7 +114,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
+    ap = argparse.ArgumentParser(prog=f"python -m {__package__}.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="model folder, run folder (its final model, or its latest checkpoint), Hub id or "
                                   "checkpoint file")
@@ -146,7 +146,12 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def command() -> int:
+    """The console script: :func:`main` with errors as one line."""
     from .loop import cli
 
-    sys.exit(cli(lambda argv: main(argv) == 0 or None))
+    return cli(lambda argv: main(argv) == 0 or None)
+
+
+if __name__ == "__main__":
+    sys.exit(command())

@@ -65,7 +65,7 @@ def sheet(rows: list[list[torch.Tensor]], pad: int = 4) -> Image.Image:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m train.gallery", description=__doc__,
+    ap = argparse.ArgumentParser(prog=f"python -m {__package__}.gallery", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="anything i2i_models.load takes: a model or run folder, a Hub id, a checkpoint file")
     ap.add_argument("--dataset", required=True, help="dataset root (shared layouts)")
@@ -80,7 +80,12 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def command() -> int:
+    """The console script: :func:`main` with errors as one line."""
     from .loop import cli
 
-    sys.exit(cli(lambda argv: main(argv) == 0 or None))
+    return cli(lambda argv: main(argv) == 0 or None)
+
+
+if __name__ == "__main__":
+    sys.exit(command())

@@ -333,7 +333,7 @@ class Trainer:
         return out
 
     def resume_command(self) -> str:
-        return f"python -m train.{self.recipe.family} --resume {shlex.quote(str(self.run_dir))}"
+        return f"python -m {__package__}.{self.recipe.family} --resume {shlex.quote(str(self.run_dir))}"
 
     def _save_after_crash(self, error: BaseException) -> None:
         """Save a resumable checkpoint of the steps trained so far (if any since the last one) and say how to
@@ -485,6 +485,6 @@ def run(recipe_cls, argv: list[str] | None = None) -> Path | None:
     from .config import parse
 
     argv = sys.argv[1:] if argv is None else argv
-    args = parse(recipe_cls.config, argv, f"python -m train.{recipe_cls.family}", sys.modules[recipe_cls.__module__].__doc__)
-    prog = f"train.{recipe_cls.family}"
+    args = parse(recipe_cls.config, argv, f"python -m {__package__}.{recipe_cls.family}", sys.modules[recipe_cls.__module__].__doc__)
+    prog = f"{__package__}.{recipe_cls.family}"
     return Trainer(recipe_cls, args, [prog, *argv]).fit()

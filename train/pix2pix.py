@@ -129,12 +129,17 @@ class Pix2PixRecipe(Recipe):
 
 
 def parser():
-    return build_parser(Pix2PixConfig, "python -m train.pix2pix", __doc__)
+    return build_parser(Pix2PixConfig, f"python -m {__package__}.pix2pix", __doc__)
 
 
 def main(argv=None):
     return run(Pix2PixRecipe, argv)
 
 
+def command() -> int:
+    """The console script (``i2i-train-pix2pix``): :func:`main` with errors as one line."""
+    return cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(command())

@@ -345,12 +345,17 @@ class StarGANRecipe(Recipe):
 
 
 def parser():
-    return build_parser(StarGANConfig, "python -m train.stargan", __doc__)
+    return build_parser(StarGANConfig, f"python -m {__package__}.stargan", __doc__)
 
 
 def main(argv=None):
     return run(StarGANRecipe, argv)
 
 
+def command() -> int:
+    """The console script (``i2i-train-stargan``): :func:`main` with errors as one line."""
+    return cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(command())
