@@ -16,7 +16,6 @@ Two kinds of entries:
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import urllib.error
 import urllib.request
@@ -70,10 +69,10 @@ class Entry:
 
 
 def _domains(name: str) -> tuple[str, str] | None:
-    if name.startswith("style_"):
-        return ("photo", name[len("style_"):])
-    m = re.search(r"([a-z]+)2([a-z]+)", name)
-    return (m.group(1), m.group(2)) if m else None
+    from .families import domains_from_name
+
+    d = domains_from_name(name)
+    return (d["A"], d["B"]) if d else None
 
 
 ENTRIES: list[Entry] = (

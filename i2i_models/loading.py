@@ -17,7 +17,7 @@ import torch
 
 from . import hub
 from .bundles import FORMAT, I2IModel, family_class
-from .families import FAMILIES
+from .families import FAMILIES, domains_from_name
 from .families import family as family_of
 from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError
 from .formats import Detection, complete_config, detect, split_roles
@@ -56,15 +56,6 @@ def _file_role(name: str) -> tuple[str | None, Any]:
                 key = (1, int(digits)) if digits else (0, 0)
             return role, key
     return None, None
-
-
-def _domains_from_name(*names: str) -> dict[str, str] | None:
-    """``horse2zebra_pretrained`` → {"A": "horse", "B": "zebra"} (junyanz's naming of datasets and models)."""
-    for name in names:
-        m = re.search(r"(?:^|[_\-/])([A-Za-z]+)2([A-Za-z]+)(?:$|[_\-.])", name or "")
-        if m and m.group(1).lower() != m.group(2).lower():  # not "pix2pix"
-            return {"A": m.group(1), "B": m.group(2)}
-    return None
 
 
 def looks_local(text: str) -> bool:
@@ -284,7 +275,7 @@ def _plan(files: list[Path], family: str | None, label: str, peek: bool = False)
     config: dict[str, Any] = {"family": fam, "networks": {role: it.det.network for role, it in roles.items()}}
     complete_config(config, [it.det for it in roles.values()], files)
     names = config.pop("name_hints", [])
-    domains = _domains_from_name(*names, files[0].parent.name, files[0].stem)
+    domains = domains_from_name(*names, files[0].parent.name, files[0].stem)
     if domains and not family_of(fam).conditional:
         config["domains"] = domains
     first = next(iter(roles.values())).det

@@ -590,7 +590,13 @@ class HubDataset(SeededDataset):
 
 
 def is_hub_dataset(spec: str) -> bool:
-    return not Path(spec).exists() and len(spec.split("/")) == 2
+    """Whether ``--dataset`` names a Hub dataset: the library's rules for sources (:mod:`i2i_models.hub`,
+    :func:`i2i_models.loading.looks_local`): not an existing path, not local-looking, ``owner/name``."""
+    from i2i_models.hub import is_hub_id
+    from i2i_models.loading import looks_local
+
+    spec = str(spec)
+    return not Path(spec).exists() and not looks_local(spec) and is_hub_id(spec) and len(spec.split("/")) == 2
 
 
 class EpochSampler(torch.utils.data.Sampler):

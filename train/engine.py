@@ -76,9 +76,9 @@ class Engine:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             has_bn = any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
-            if has_bn and self.device.type == "cuda" and getattr(self.args, "sync_bn", False):
+            if has_bn and self.device.type == "cuda" and self.args.sync_bn:
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-            kw = {} if getattr(self.args, "broadcast_buffers", 1) else {"broadcast_buffers": False}
+            kw = {} if self.args.broadcast_buffers else {"broadcast_buffers": False}
             net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, **kw)
         return net
 

@@ -29,6 +29,23 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
     return ((x.detach().float().cpu() + 1) / 2).clamp(0, 1)
 
 
+def contact_sheet(rows: list[list[torch.Tensor]], pad: int = 2):
+    """Rows of [C, H, W] images in [0, 1] (each row: source | output | target …) on white, ``pad`` px apart,
+    as one PIL image: the trainer's sample grids and ``train.gallery`` sheets."""
+    import numpy as np
+    from PIL import Image
+
+    cells = [[t.expand(3, -1, -1) if t.shape[0] == 1 else t for t in row] for row in rows]
+    h, w = cells[0][0].shape[1:]
+    cols = max(len(r) for r in cells)
+    grid = torch.ones(3, len(cells) * (h + pad) + pad, cols * (w + pad) + pad)
+    for i, row in enumerate(cells):
+        for j, t in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            grid[:, y:y + h, x:x + w] = t.float().cpu().clamp(0, 1)
+    return Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+
 def _rgb(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 

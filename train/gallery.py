@@ -17,7 +17,7 @@ from PIL import Image
 
 import i2i_models
 
-from .evaluation import case_pairs
+from .evaluation import case_pairs, contact_sheet, to_unit
 
 
 def _pick(n_items: int, n: int) -> list[int]:
@@ -53,15 +53,8 @@ def _run(model, x: torch.Tensor, **kw) -> torch.Tensor:
 
 
 def sheet(rows: list[list[torch.Tensor]], pad: int = 4) -> Image.Image:
-    h, w = rows[0][0].shape[1:]
-    cols = max(len(r) for r in rows)
-    canvas = Image.new("RGB", (cols * (w + pad) + pad, len(rows) * (h + pad) + pad), "white")
-    for i, row in enumerate(rows):
-        for j, t in enumerate(row):
-            t = t.expand(3, -1, -1) if t.shape[0] == 1 else t
-            arr = ((t.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-            canvas.paste(Image.fromarray(arr), (pad + j * (w + pad), pad + i * (h + pad)))
-    return canvas
+    """Rows of [C, H, W] images in [-1, 1] as one sheet (:func:`train.evaluation.contact_sheet`)."""
+    return contact_sheet([[to_unit(t) for t in row] for row in rows], pad)
 
 
 def main(argv=None) -> int:

@@ -27,9 +27,9 @@ import torch.distributed as dist
 
 from i2i_models.families import family
 
-from .config import EMBEDDED, to_json  # noqa: F401  (EMBEDDED: re-exported)
+from .config import to_json
 from .progress import MetricsLog, Progress
-from .runs import (REPO, Checkpoints, RunLock, UsageError, claim_run_dir, dataset_label, holds_model,  # noqa: F401
+from .runs import (Checkpoints, RunLock, UsageError, claim_run_dir, dataset_label, holds_model,  # noqa: F401
                    portable_command)
 from .data import EpochSampler
 

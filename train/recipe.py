@@ -19,16 +19,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
-from PIL import Image
 
 from i2i_models.bundles import I2IModel
 from i2i_models.families import EvalCase, family
 
 from .engine import Engine
-from .evaluation import EditPairs, Reader, score, to_unit
+from .evaluation import EditPairs, Reader, contact_sheet, score, to_unit
 
 
 def set_requires_grad(nets, flag: bool) -> None:
@@ -38,16 +36,10 @@ def set_requires_grad(nets, flag: bool) -> None:
 
 
 def save_grid(rows: list[list[torch.Tensor]], path: Path) -> None:
-    """Write rows of [C, H, W] images in [0, 1] (each row: input | output | target …) as one PNG."""
-    cells = [[t.expand(3, -1, -1) if t.shape[0] == 1 else t for t in row] for row in rows]
-    h, w = cells[0][0].shape[1:]
-    grid = torch.ones(3, len(cells) * (h + 2), max(len(r) for r in cells) * (w + 2))
-    for i, row in enumerate(cells):
-        for j, t in enumerate(row):
-            grid[:, i * (h + 2):i * (h + 2) + h, j * (w + 2):j * (w + 2) + w] = t
-    arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    """Write rows of [C, H, W] images in [0, 1] (each row: input | output | target …) as one PNG
+    (:func:`train.evaluation.contact_sheet`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path)
+    contact_sheet(rows).save(path)
 
 
 class Recipe(abc.ABC):

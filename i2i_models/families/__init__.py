@@ -101,6 +101,22 @@ class Family:
         return [f"Domains: **{dom.get('A')} → {dom.get('B')}**."] if dom else []
 
 
+def domains_from_name(*names: str) -> dict[str, str] | None:
+    """Domain names from the naming conventions of the reference code's data sets and models, trying
+    ``names`` in order: ``horse2zebra_pretrained`` → ``{"A": "horse", "B": "zebra"}``, ``style_monet`` →
+    ``{"A": "photo", "B": "monet"}``; ``pix2pix`` and names without such a part give ``None``."""
+    import re
+
+    for name in names:
+        name = name or ""
+        if name.startswith("style_") and len(name) > 6:
+            return {"A": "photo", "B": name[len("style_"):]}
+        m = re.search(r"(?:^|[_\-/])([A-Za-z]+)2([A-Za-z]+)(?:$|[_\-.])", name)
+        if m and m.group(1).lower() != m.group(2).lower():  # not "pix2pix"
+            return {"A": m.group(1), "B": m.group(2)}
+    return None
+
+
 FAMILIES: dict[str, Family] = {}
 
 
@@ -120,4 +136,4 @@ def family(name_or_model) -> Family:
 
 from . import pix2pix, cyclegan, stargan  # noqa: E402,F401  (each registers its family)
 
-__all__ = ["EvalCase", "Family", "FAMILIES", "family", "register"]
+__all__ = ["EvalCase", "Family", "FAMILIES", "domains_from_name", "family", "register"]
