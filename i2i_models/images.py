@@ -149,3 +149,57 @@ def resize_short_side(x: torch.Tensor, short: int) -> torch.Tensor:
     H, W = x.shape[1:3]
     scale = short / min(H, W)
     return resize_to(x, (max(1, round(H * scale)), max(1, round(W * scale))))
+
+
+def label_ids(x: torch.Tensor) -> torch.Tensor:
+    """An integer label map [B, H, W] (int64) from a label map given as integers ([B, H, W] or [B, H, W, 1]), or
+    as a ComfyUI IMAGE/MASK (float in [0, 1], ids stored as 8-bit values: id = round(255·x); of an image the
+    first channel). Raises ``ValueError`` for other shapes."""
+    if x.dim() == 4:
+        x = x[..., 0]
+    if x.dim() == 2:
+        x = x.unsqueeze(0)
+    if x.dim() != 3:
+        raise ValueError(f"a label map is [B, H, W] (or an IMAGE/MASK), got shape {tuple(x.shape)}")
+    if x.dtype.is_floating_point:
+        return (x.float() * 255).round().long()
+    return x.long()
+
+
+def instance_edges(inst: torch.Tensor) -> torch.Tensor:
+    """pix2pixHD's instance-edge map [B, H, W] (0/1 float): 1 where a 4-neighbour belongs to another instance
+    (NVIDIA ``Pix2PixHDModel.get_edges``), from an instance map [B, H, W] of ids."""
+    e = torch.zeros(inst.shape, dtype=torch.bool, device=inst.device)
+    dx = inst[:, :, 1:] != inst[:, :, :-1]
+    dy = inst[:, 1:, :] != inst[:, :-1, :]
+    e[:, :, 1:] |= dx
+    e[:, :, :-1] |= dx
+    e[:, 1:, :] |= dy
+    e[:, :-1, :] |= dy
+    return e.float()
+
+
+def label_map_input(labels: torch.Tensor, label_nc: int, instance: torch.Tensor | None = None,
+                    with_edges: bool = False) -> torch.Tensor:
+    """A label-map model's input [B, H, W, label_nc (+1)]: the one-hot map of ``labels`` (ids as
+    :func:`label_ids` reads them; ids >= ``label_nc`` raise ``ValueError``) and, when ``with_edges``, the
+    instance-edge channel of ``instance`` (:func:`instance_edges`; zeros when no instance map is given)."""
+    ids = label_ids(labels)
+    if int(ids.max()) >= label_nc or int(ids.min()) < 0:
+        raise ValueError(f"label ids must lie in 0..{label_nc - 1} for this model (label_nc={label_nc}); got "
+                         f"{int(ids.min())}..{int(ids.max())}")
+    one_hot = torch.nn.functional.one_hot(ids, label_nc).float()
+    if not with_edges:
+        return one_hot
+    if instance is None:
+        edges = torch.zeros(ids.shape)
+    else:
+        inst = label_ids(instance) if instance.dtype.is_floating_point else instance.long()
+        if inst.dim() == 4:
+            inst = inst[..., 0]
+        if inst.dim() == 2:
+            inst = inst.unsqueeze(0)
+        if inst.shape != ids.shape:
+            raise ValueError(f"the instance map {tuple(inst.shape)} must have the label map's shape {tuple(ids.shape)}")
+        edges = instance_edges(inst)
+    return torch.cat([one_hot, edges.unsqueeze(-1)], -1)

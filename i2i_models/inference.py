@@ -165,6 +165,7 @@ class TranslateOptions:
     keep_detail: bool = False
     progress: Callable[[int, int], None] | None = None
     spill_dir: str | None = None
+    instance: Any = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,10 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
                 the model's input and output to have the same channels; otherwise the output is resized.
             progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
             spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
+            instance: for label-map models (pix2pixHD with ``label_nc``): the instance map [B, H, W] whose
+                edges make the extra input channel. For such models ``images`` is the label map: integer ids
+                [B, H, W] (or [B, H, W, 1]), or an IMAGE/MASK in [0, 1] holding ids as 8-bit values; the
+                one-hot input is built from it (:func:`i2i_models.images.label_map_input`), resized nearest.
 
     Returns:
         The same kind as ``images``: a tensor [B, H, W, C'] on the input's device with the input's dtype,
@@ -295,6 +300,7 @@ class _Batch:
     full: torch.Tensor
     alpha: torch.Tensor | None
     labels: torch.Tensor | None
+    signed: bool  # the network sees [-1, 1] images (else raw one-hot label maps)
     out_size: tuple[int, int]
     out_c: int
     out_dtype: torch.dtype
@@ -306,14 +312,26 @@ def _prepare(images, net: Network, options: TranslateOptions) -> _Batch:
     pil_back = None
     if not isinstance(images, torch.Tensor):
         images, pil_back = im.from_pil(images)
-    x = im.check_bhwc(images)
     c_dim = int(getattr(net, "c_dim", 0) or 0)  # conditional generators (StarGAN) take labels
+    label_nc = int(getattr(net, "label_nc", 0) or 0)  # label-map generators (pix2pixHD) take one-hot maps
+    if label_nc:
+        full = im.label_map_input(images, label_nc, options.instance, bool(getattr(net, "instance_edges", False)))
+        inp = full
+        if options.working_size:
+            H, W = full.shape[1:3]
+            scale = int(options.working_size) / min(H, W)
+            size = (max(1, round(H * scale)), max(1, round(W * scale)))
+            inp = torch.nn.functional.interpolate(full.permute(0, 3, 1, 2), size=size, mode="nearest").permute(0, 2, 3, 1)
+        out_device = images.device if isinstance(images, torch.Tensor) else torch.device("cpu")
+        return _Batch(inp, full, None, _labels(options.labels, c_dim, full.shape[0]), False, tuple(full.shape[1:3]),
+                      im.output_channels(1, net.output_nc), torch.float32, out_device, pil_back)
+    x = im.check_bhwc(images)
     lab = _labels(options.labels, c_dim, x.shape[0])
     colour, alpha = im.split_alpha(im.to_unit_float(x))
     out_c = im.output_channels(colour.shape[-1], net.output_nc)
     full = im.adapt_input(colour, net.input_nc)
     inp = im.resize_short_side(full, int(options.working_size)) if options.working_size else full
-    return _Batch(inp, full, alpha, lab, tuple(full.shape[1:3]), out_c, x.dtype, x.device, pil_back)
+    return _Batch(inp, full, alpha, lab, True, tuple(full.shape[1:3]), out_c, x.dtype, x.device, pil_back)
 
 
 def _execute(net: Network, batch: _Batch, p: Plan, options: TranslateOptions) -> torch.Tensor:
@@ -332,7 +350,9 @@ def _execute(net: Network, batch: _Batch, p: Plan, options: TranslateOptions) ->
         with _modes(net, options.batchnorm, options.dropout), torch.inference_mode():
             for start in range(0, B, p.chunk):
                 stop = min(B, start + p.chunk)
-                xb = inp[start:stop].to(dev, torch.float32).permute(0, 3, 1, 2) * 2 - 1
+                xb = inp[start:stop].to(dev, torch.float32).permute(0, 3, 1, 2)
+                if batch.signed:
+                    xb = xb * 2 - 1
                 xb, pads = im.pad_to_multiple(xb, net.size_multiple, shrink // 2, net.min_size)
                 lb = None if lab is None else lab[start:stop].to(dev)
                 if p.tiled:
@@ -363,7 +383,7 @@ def _execute(net: Network, batch: _Batch, p: Plan, options: TranslateOptions) ->
 def _finish(result: torch.Tensor, batch: _Batch, options: TranslateOptions):
     """Back to the input's size (resized, or only the change with ``keep_detail``), alpha, dtype, PIL."""
     if tuple(result.shape[1:3]) != tuple(batch.out_size):
-        if options.keep_detail and result.shape[-1] == batch.inp.shape[-1]:
+        if options.keep_detail and batch.signed and result.shape[-1] == batch.inp.shape[-1]:
             delta = result - batch.inp.to(result.device, torch.float32)
             result = (batch.full.to(result.device, torch.float32) + im.resize_to(delta, batch.out_size, clamp=False)).clamp_(0, 1)
         else:

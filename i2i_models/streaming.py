@@ -16,7 +16,7 @@ equals the full-frame forward up to float rounding (≈1e-6), whatever the band 
 This module knows torch layers only: ``Conv2d`` (any stride/padding), ``ConvTranspose2d``,
 reflection/replication/zero padding, nearest ×2 ``Upsample``, ``InstanceNorm2d`` (incl. running-stat
 variants), ``BatchNorm2d`` (running statistics in ``eval()``, image statistics in ``train()``),
-ReLU/LeakyReLU/Tanh/Identity/Dropout and ``Sequential``. How a network's own blocks are computed is
+``AvgPool2d``, ReLU/LeakyReLU/Tanh/Identity/Dropout and ``Sequential``. How a network's own blocks are computed is
 theirs to say: a module with a ``stream(g, x)`` method (and a generator's ``stream(g, x, labels)``, see
 :class:`~i2i_models.networks.common.Generator`) builds its part of the graph with the builder ``g``
 (:class:`Graph`: ``build``, ``cat``, ``add``, ``const``, ``attention``). Input/outputs are single images
@@ -409,6 +409,53 @@ class ConvNode(Stored):
         return super().rows(a, b)
 
 
+class AvgPoolNode(Stored):
+    """An ``AvgPool2d`` (any kernel/stride/padding; ``count_include_pad`` either way, e.g. pix2pixHD's input
+    pyramid) evaluated band by band into storage: sums and counts of the window over zero-padded rows,
+    divided, which is what the pool computes."""
+
+    def __init__(self, x: Node, m: nn.AvgPool2d, ctx: Context):
+        k, s, p = (_pair(v) for v in (m.kernel_size, m.stride if m.stride is not None else m.kernel_size, m.padding))
+        if m.ceil_mode or m.divisor_override:
+            raise NotImplementedError("streamed inference supports AvgPool2d without ceil_mode or divisor_override")
+        self.x, self.k, self.s, self.p, self.include_pad = x, k, s, p, m.count_include_pad
+        H = (x.H + 2 * p[0] - k[0]) // s[0] + 1
+        W = (x.W + 2 * p[1] - k[1]) // s[1] + 1
+        super().__init__(x.C, H, W, ctx)
+        self.done = False
+        self.step = _band_rows((self.C * W + self.x.C * x.W * s[0]) * 4 * 3, ctx.band_bytes)
+        ctx.materializers.append(self)
+
+    def ensure(self):
+        if self.done:
+            return
+        self.x.ensure()
+        (kh, kw), (sh, sw), (ph, pw) = self.k, self.s, self.p
+        for a in range(0, self.H, self.step):
+            e = min(self.H, a + self.step)
+            lo, hi = a * sh - ph, (e - 1) * sh - ph + kh
+            x = self.x.rows(max(lo, 0), min(hi, self.x.H)).float()
+            pad = (pw, pw, max(0, -lo), max(0, hi - self.x.H))
+            total = F.avg_pool2d(F.pad(x, pad), (kh, kw), (sh, sw)) * (kh * kw)
+            if self.include_pad:
+                y = total / (kh * kw)
+            else:
+                ones = F.pad(torch.ones(1, 1, x.shape[2], x.shape[3]), pad)
+                y = total / (F.avg_pool2d(ones, (kh, kw), (sh, sw)) * (kh * kw))
+            self.write(a, y)
+        self.done = True
+        for src in self.sources:
+            src.release()
+
+    def rows(self, a, b):
+        self.ensure()
+        return super().rows(a, b)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
 class Add(Stored):
     """A residual sum, materialised (so chains of residual blocks are read once, not re-summed)."""
 
@@ -478,7 +525,8 @@ class Graph:
 
 
 PRIMITIVES = (nn.Sequential, nn.Conv2d, nn.ConvTranspose2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d,
-              nn.Upsample, nn.InstanceNorm2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Identity, nn.Dropout)
+              nn.Upsample, nn.InstanceNorm2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Identity, nn.Dropout,
+              nn.AvgPool2d)
 
 
 def build(m: nn.Module, x: Node, ctx: Context) -> Node:
@@ -503,6 +551,8 @@ def build(m: nn.Module, x: Node, ctx: Context) -> Node:
         left, right, top, bottom = m.padding
         mode = "reflect" if isinstance(m, nn.ReflectionPad2d) else "replicate" if isinstance(m, nn.ReplicationPad2d) else "zero"
         return Pad(x, left, right, top, bottom, mode)
+    if isinstance(m, nn.AvgPool2d):
+        return AvgPoolNode(x, m, ctx)
     if isinstance(m, nn.Upsample):
         if m.mode != "nearest" or m.scale_factor not in (2, 2.0, (2.0, 2.0), (2, 2)):
             raise NotImplementedError("streamed inference supports nearest x2 Upsample only")

@@ -239,6 +239,10 @@ def test_every_registered_generator_streams_exactly(arch, cfg):
     size = max(net.min_size, 64)
     x = torch.rand(1, size + net.size_multiple, size, net.input_nc)
     kw = {"labels": torch.rand(net.c_dim)} if getattr(net, "c_dim", 0) else {}
+    if getattr(net, "label_nc", 0):  # a label-map model: integer ids (blocky regions) and an instance map
+        x = torch.nn.functional.interpolate(torch.randint(0, net.label_nc, (1, 1, 8, 8)).float(),
+                                            size=(size + net.size_multiple, size), mode="nearest")[:, 0].long()
+        kw = {"instance": (x * 7 + torch.arange(size) // 16).long()}
     torch.testing.assert_close(translate(net, x, tiled=True, tile_bytes=1 << 15, **kw), translate(net, x, **kw),
                                atol=5e-5, rtol=0)
 

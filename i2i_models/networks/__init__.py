@@ -10,13 +10,14 @@ from typing import Any
 
 from .common import InstanceNormStats, Network, init_weights, norm_layer, upsample_conv, NORMS, UPSAMPLES
 from .patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
+from .pix2pixhd import GlobalGenerator, LocalEnhancer
 from .pytorchgan import PyTorchGANDiscriminator, PyTorchGANUnetGenerator
 from .resnet import RESNET_PRESETS, ResnetGenerator
 from .stargan import StarGANDiscriminator, StarGANGenerator
 from .unet import UNET_PRESETS, UnetGenerator
 
 ARCHS: dict[str, type[Network]] = {cls.arch: cls for cls in (
-    UnetGenerator, ResnetGenerator, StarGANGenerator, PyTorchGANUnetGenerator,
+    UnetGenerator, ResnetGenerator, StarGANGenerator, PyTorchGANUnetGenerator, GlobalGenerator, LocalEnhancer,
     NLayerDiscriminator, PixelDiscriminator, MultiscaleDiscriminator, StarGANDiscriminator, PyTorchGANDiscriminator)}
 
 
@@ -41,10 +42,21 @@ def build_network(config: dict[str, Any]) -> Network:
 
 def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
              norm: str = "instance", use_dropout: bool = False, upsample: str = "transpose",
-             attention_mask: bool = False, reframe_input: float = 1.0, reframe_output: float = 1.0) -> Network:
+             attention_mask: bool = False, reframe_input: float = 1.0, reframe_output: float = 1.0, *,
+             n_downsample_global: int = 3, n_blocks_global: int = 9, n_local_enhancers: int = 1,
+             n_blocks_local: int = 3) -> Network:
     """A generator by junyanz's ``--netG`` name: ``unet_128``, ``unet_256`` (generally ``unet_<2**num_downs>``),
     ``resnet_6blocks``, ``resnet_9blocks`` or ``resnet_<n>blocks``; ``attention_mask`` and the reframe zooms
-    as in :class:`ResnetGenerator`. Raises ``ValueError`` otherwise."""
+    as in :class:`ResnetGenerator`; or pix2pixHD's ``global`` / ``local`` (NVIDIA's names;
+    ``n_downsample_global`` …, :mod:`~i2i_models.networks.pix2pixhd`; no attention mask, reframe or dropout).
+    Raises ``ValueError`` otherwise."""
+    if netG in ("global", "local"):
+        if attention_mask or reframe_input != 1 or reframe_output != 1:
+            raise ValueError(f"netG {netG!r} takes no attention mask or reframe zoom")
+        if netG == "global":
+            return GlobalGenerator(input_nc, output_nc, ngf, n_downsample_global, n_blocks_global, norm)
+        return LocalEnhancer(input_nc, output_nc, ngf, n_downsample_global, n_blocks_global, n_local_enhancers,
+                             n_blocks_local, norm)
     if netG.startswith("unet_") and netG[5:].isdigit():
         size = int(netG[5:])
         if size < 32 or size & (size - 1):
@@ -55,7 +67,7 @@ def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3
         return ResnetGenerator(input_nc, output_nc, ngf, int(netG[7:-6]), norm, use_dropout, upsample=upsample,
                                attention_mask=attention_mask, reframe_input=reframe_input,
                                reframe_output=reframe_output)
-    raise ValueError(f"unknown netG {netG!r}; use unet_128, unet_256, resnet_6blocks or resnet_9blocks")
+    raise ValueError(f"unknown netG {netG!r}; use unet_128, unet_256, resnet_6blocks, resnet_9blocks, global or local")
 
 
 def define_D(netD: str = "basic", input_nc: int = 3, ndf: int = 64, n_layers_D: int = 3, norm: str = "batch",
@@ -77,5 +89,5 @@ __all__ = [
     "ARCHS", "build_network", "define_G", "define_D", "init_weights", "norm_layer", "upsample_conv", "NORMS",
     "UPSAMPLES", "Network", "InstanceNormStats", "UnetGenerator", "ResnetGenerator", "StarGANGenerator",
     "StarGANDiscriminator", "NLayerDiscriminator", "PixelDiscriminator", "MultiscaleDiscriminator",
-    "PyTorchGANUnetGenerator", "PyTorchGANDiscriminator",
+    "PyTorchGANUnetGenerator", "PyTorchGANDiscriminator", "GlobalGenerator", "LocalEnhancer",
 ]
