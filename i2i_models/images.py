@@ -191,15 +191,19 @@ def label_map_input(labels: torch.Tensor, label_nc: int, instance: torch.Tensor 
     one_hot = torch.nn.functional.one_hot(ids, label_nc).float()
     if not with_edges:
         return one_hot
+    return torch.cat([one_hot, edge_channel(instance, tuple(ids.shape))], -1)
+
+
+def edge_channel(instance: torch.Tensor | None, shape: tuple[int, int, int]) -> torch.Tensor:
+    """The instance-edge input channel [B, H, W, 1] (0/1) of an instance map ([B, H, W] ids, or an IMAGE/MASK read
+    as :func:`label_ids` reads label maps), zeros when ``instance`` is None (no instance boundaries). Raises
+    ``ValueError`` when the instance map's shape is not ``shape`` (the image's or label map's [B, H, W])."""
     if instance is None:
-        edges = torch.zeros(ids.shape)
-    else:
-        inst = label_ids(instance) if instance.dtype.is_floating_point else instance.long()
-        if inst.dim() == 4:
-            inst = inst[..., 0]
-        if inst.dim() == 2:
-            inst = inst.unsqueeze(0)
-        if inst.shape != ids.shape:
-            raise ValueError(f"the instance map {tuple(inst.shape)} must have the label map's shape {tuple(ids.shape)}")
-        edges = instance_edges(inst)
-    return torch.cat([one_hot, edges.unsqueeze(-1)], -1)
+        return torch.zeros(*shape, 1)
+    inst = label_ids(instance)
+    if inst.shape[0] == 1 and shape[0] > 1:
+        inst = inst.expand(shape[0], -1, -1)
+    if tuple(inst.shape) != tuple(shape):
+        raise ValueError(f"the instance map {tuple(inst.shape)} must have the label map's (or image's) shape "
+                         f"{tuple(shape)}")
+    return instance_edges(inst).unsqueeze(-1)

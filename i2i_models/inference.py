@@ -254,8 +254,9 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
                 the model's input and output to have the same channels; otherwise the output is resized.
             progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
             spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
-            instance: for label-map models (pix2pixHD with ``label_nc``): the instance map [B, H, W] whose
-                edges make the extra input channel. For such models ``images`` is the label map: integer ids
+            instance: for pix2pixHD models that take the instance-edge channel: the instance map [B, H, W] of
+                ids (or an IMAGE/MASK holding 8-bit ids) whose boundaries make that channel (NVIDIA
+                ``get_edges``); without it the channel is zeros (no boundaries). For such models ``images`` is the label map: integer ids
                 [B, H, W] (or [B, H, W, 1]), or an IMAGE/MASK in [0, 1] holding ids as 8-bit values; the
                 one-hot input is built from it (:func:`i2i_models.images.label_map_input`), resized nearest.
 
@@ -314,17 +315,23 @@ def _prepare(images, net: Network, options: TranslateOptions) -> _Batch:
         images, pil_back = im.from_pil(images)
     c_dim = int(getattr(net, "c_dim", 0) or 0)  # conditional generators (StarGAN) take labels
     label_nc = int(getattr(net, "label_nc", 0) or 0)  # label-map generators (pix2pixHD) take one-hot maps
+    edges = bool(getattr(net, "instance_edges", False))  # ... and the instance-edge channel
     if label_nc:
-        full = im.label_map_input(images, label_nc, options.instance, bool(getattr(net, "instance_edges", False)))
-        inp = full
-        if options.working_size:
-            H, W = full.shape[1:3]
-            scale = int(options.working_size) / min(H, W)
-            size = (max(1, round(H * scale)), max(1, round(W * scale)))
-            inp = torch.nn.functional.interpolate(full.permute(0, 3, 1, 2), size=size, mode="nearest").permute(0, 2, 3, 1)
+        full = im.label_map_input(images, label_nc, options.instance, edges)
+        inp = _nearest_short_side(full, options.working_size)
         out_device = images.device if isinstance(images, torch.Tensor) else torch.device("cpu")
         return _Batch(inp, full, None, _labels(options.labels, c_dim, full.shape[0]), False, tuple(full.shape[1:3]),
                       im.output_channels(1, net.output_nc), torch.float32, out_device, pil_back)
+    if edges:  # an image model with the instance-edge channel (pix2pixHD --label_nc 0 without --no_instance)
+        x = im.check_bhwc(images)
+        colour, alpha = im.split_alpha(im.to_unit_float(x))
+        colour = im.adapt_input(colour, net.input_nc - 1)
+        edge = im.edge_channel(options.instance, tuple(colour.shape[:3]))
+        if options.working_size:
+            colour, edge = im.resize_short_side(colour, int(options.working_size)), _nearest_short_side(edge, options.working_size)
+        inp = torch.cat([colour * 2 - 1, edge], -1)
+        return _Batch(inp, inp, alpha, _labels(options.labels, c_dim, x.shape[0]), False, tuple(x.shape[1:3]),
+                      im.output_channels(colour.shape[-1], net.output_nc), x.dtype, x.device, pil_back)
     x = im.check_bhwc(images)
     lab = _labels(options.labels, c_dim, x.shape[0])
     colour, alpha = im.split_alpha(im.to_unit_float(x))
@@ -332,6 +339,16 @@ def _prepare(images, net: Network, options: TranslateOptions) -> _Batch:
     full = im.adapt_input(colour, net.input_nc)
     inp = im.resize_short_side(full, int(options.working_size)) if options.working_size else full
     return _Batch(inp, full, alpha, lab, True, tuple(full.shape[1:3]), out_c, x.dtype, x.device, pil_back)
+
+
+def _nearest_short_side(x: torch.Tensor, short) -> torch.Tensor:
+    """[B, H, W, C] resized (nearest: label maps and edges stay 0/1) to a short side of ``short`` (None: as is)."""
+    if not short:
+        return x
+    H, W = x.shape[1:3]
+    scale = int(short) / min(H, W)
+    size = (max(1, round(H * scale)), max(1, round(W * scale)))
+    return torch.nn.functional.interpolate(x.permute(0, 3, 1, 2), size=size, mode="nearest").permute(0, 2, 3, 1)
 
 
 def _execute(net: Network, batch: _Batch, p: Plan, options: TranslateOptions) -> torch.Tensor:

@@ -19,7 +19,7 @@ from . import hub
 from .bundles import FORMAT, I2IModel, family_class
 from .families import FAMILIES, domains_from_name
 from .families import family as family_of
-from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError
+from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError, UnknownCheckpointError
 from .formats import Detection, complete_config, detect, split_roles
 from .state_dicts import WEIGHT_SUFFIXES, read_json, read_state_dict
 
@@ -261,6 +261,7 @@ def _with_siblings(path: Path) -> list[Path]:
 def _plan(files: list[Path], family: str | None, label: str, peek: bool = False) -> tuple[dict[str, Any], dict[str, _Item]]:
     """Detect the networks in ``files`` and decide the bundle config (without building it)."""
     items: list[_Item] = []
+    skipped: list[str] = []  # a run folder's discriminator file in an unknown layout: the generator still loads
     for f in files:
         sd = read_state_dict(f, lazy=peek)
         parts = split_roles(sd)
@@ -270,7 +271,15 @@ def _plan(files: list[Path], family: str | None, label: str, peek: bool = False)
                 items.append(_Item(f, hint, detect(part, where=f"{f} [{role}]")))
             continue
         hint, _ = _file_role(f.name)
-        items.append(_Item(f, hint, detect(sd, where=str(f))))
+        try:
+            items.append(_Item(f, hint, detect(sd, where=str(f))))
+        except UnknownCheckpointError:
+            if hint not in ("D", "D_A", "D_B") or len(files) < 2:
+                raise
+            skipped.append(f"{f.name} not loaded: a discriminator layout this loader does not know (e.g. NVIDIA's "
+                           f"multi-scale D); translation needs only the generator")
+    if not items:
+        raise UnknownCheckpointError(f"{label}: no generator among {', '.join(f.name for f in files)}; " + "; ".join(skipped))
     fam, roles = _assign_roles(items, family, label)
     config: dict[str, Any] = {"family": fam, "networks": {role: it.det.network for role, it in roles.items()}}
     complete_config(config, [it.det for it in roles.values()], files)
@@ -283,7 +292,7 @@ def _plan(files: list[Path], family: str | None, label: str, peek: bool = False)
         "codebase": first.codebase,
         "kind": ", ".join(sorted({it.det.kind for it in roles.values()})),
         "files": {role: it.path.name for role, it in roles.items()},
-        "notes": sorted({n for it in roles.values() for n in it.det.notes}),
+        "notes": sorted({n for it in roles.values() for n in it.det.notes} | set(skipped)),
     }
     return config, roles
 

@@ -3,7 +3,8 @@
 One table, ``DETECTORS``, one small function per known layout: each looks at a normalised state dict
 (see :func:`i2i_models.state_dicts.unwrap_state_dict`) and either returns ``None`` ("not mine") or a
 :class:`Detection` with our network config and the weights mapped onto it. The order is that of
-``checkpoint-formats.md`` §6 (more specific layouts first).
+``checkpoint-formats.md`` §6 (more specific layouts first; NVIDIA's pix2pixHD generators before junyanz's
+ResNet, whose layout one of their configurations shares, see :mod:`.nvidia`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from collections.abc import Callable
 
 from ..errors import UnknownCheckpointError
 from ..state_dicts import StateDict, describe_keys
-from . import junyanz, pytorchgan, wangguanan, yunjey
+from . import junyanz, nvidia, pytorchgan, wangguanan, yunjey
 from .base import Detection
 
 DETECTORS: list[tuple[str, Callable[[StateDict], Detection | None]]] = [
     ("PyTorch-GAN/HugGAN GeneratorUNet (pix2pix)", pytorchgan.detect_unet),
     ("PyTorch-GAN/HugGAN GeneratorResNet (CycleGAN)", pytorchgan.detect_resnet),
+    ("NVIDIA pix2pixHD LocalEnhancer (--netG local)", nvidia.detect_local),
+    ("NVIDIA pix2pixHD GlobalGenerator (--netG global)", nvidia.detect_global),
     ("junyanz ResnetGenerator (resnet_6blocks/9blocks)", junyanz.detect_resnet),
     ("junyanz UnetGenerator (unet_128/256)", junyanz.detect_unet),
     ("yunjey StarGAN Generator", yunjey.detect_generator),
@@ -33,7 +36,7 @@ DETECTORS: list[tuple[str, Callable[[StateDict], Detection | None]]] = [
 
 # What a codebase's files (and their folder) add to a detected bundle config beyond the networks:
 # ``complete(config, detections, files)`` in place. Keyed by ``Detection.codebase``.
-COMPLETERS: dict[str, Callable] = {"junyanz": junyanz.complete}
+COMPLETERS: dict[str, Callable] = {"junyanz": junyanz.complete, nvidia.CODEBASE: nvidia.complete}
 
 
 def complete_config(config: dict, detections: list[Detection], files: list) -> None:

@@ -16,7 +16,7 @@ class Detection:
     """A recognised network in a state dict.
 
     Attributes:
-        codebase: who wrote the file (``junyanz``, ``yunjey-stargan``, ``pytorch-gan``, ``wangguanan``,
+        codebase: who wrote the file (``junyanz``, ``yunjey-stargan``, ``pytorch-gan``, ``wangguanan``, ``nvidia-pix2pixhd``,
             ``i2i-gans``).
         kind: the original class name, e.g. ``UnetGenerator``.
         network: our network config ``{"arch": …, **hyper-parameters}`` that reproduces it.

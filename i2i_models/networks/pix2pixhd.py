@@ -43,14 +43,14 @@ def _global_layers(input_nc: int, output_nc: int, ngf: int, n_down: int, n_block
 
 
 def _net_input_nc(input_nc: int, label_nc: int, instance_edges: bool) -> int:
-    return label_nc + int(instance_edges) if label_nc else input_nc
+    return (label_nc or input_nc) + int(instance_edges)
 
 
 class GlobalGenerator(Generator):
     """pix2pixHD's global generator G1: [B, C_in, H, W] -> [B, output_nc, H, W] in [-1, 1] (tanh).
 
     Args:
-        input_nc: image channels (ignored when ``label_nc > 0``: then C_in = ``label_nc + instance_edges``).
+        input_nc: image channels (ignored when ``label_nc > 0``); C_in = ``(label_nc or input_nc) + instance_edges``.
         output_nc: output image channels.
         ngf: filters of the first layer; n_downsample_global: stride-2 down-samplings (H, W multiples of
             ``2**n_downsample_global``); n_blocks_global: residual blocks.
