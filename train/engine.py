@@ -11,6 +11,7 @@ State for exact resume (:meth:`Engine.state_dict`) keeps the layout checkpoints 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -92,18 +93,34 @@ class Engine:
             for g in opt.param_groups:
                 g["lr"] = lr
 
-    def step(self, name: str, loss: torch.Tensor) -> None:
-        """zero_grad, backward (scaled for fp16), optimiser ``name``'s step."""
+    def step(self, name: str, loss: torch.Tensor, frozen: Iterable[nn.Parameter] = ()) -> None:
+        """zero_grad, backward (scaled for fp16), optimiser ``name``'s step. Parameters in ``frozen`` get no
+        update: their gradients are dropped before the step (Adam skips parameters without one, their state
+        untouched), which works the same under DDP, where ``requires_grad`` cannot change after wrapping."""
         opt = self.opt[name]
         opt.zero_grad(set_to_none=True)
         scaler = self.scalers.get(name)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        for p in frozen:
+            p.grad = None
         if scaler is not None:
-            scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
         else:
-            loss.backward()
             opt.step()
+
+    def load_pretrained(self, role: str, state: dict[str, torch.Tensor]) -> tuple[int, int]:
+        """Start network ``role`` from ``state``: every tensor whose name and shape match is copied (NVIDIA
+        ``BaseModel.load_network``'s partial loading, e.g. a global generator's weights into a local
+        enhancer's global trunk), the EMA copy too. Returns (tensors copied, tensors of the network)."""
+        own = self.nets[role].state_dict()
+        match = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+        with torch.no_grad():
+            for k, v in match.items():
+                own[k].copy_(v.to(own[k].dtype))
+            if role in self.ema:
+                self.ema[role].module.load_state_dict(self.nets[role].state_dict())
+        return len(match), len(own)
 
     def update_ema(self) -> None:
         """One EMA update of every averaged generator (``AveragedModel`` keeps their buffers, e.g. BatchNorm

@@ -6,6 +6,7 @@
 * ``hinge``: ``E[relu(1 - D(real))] + E[relu(1 + D(fake))]``, generator ``-E[D(fake)]`` (Lim & Ye 2017).
 
 Discriminator outputs may be tensors or lists of tensors (multi-scale); losses average over the list.
+Also pix2pixHD's feature-matching loss (:func:`feature_matching`) and VGG perceptual loss (:class:`VGGLoss`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,85 @@ def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, output_index: in
         outs = out if isinstance(out, (list, tuple)) else [out]
         grads = torch.autograd.grad([o.float().sum() for o in outs], x, create_graph=True)[0]
         return ((grads.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def feature_matching(fake: list[list[torch.Tensor]], real: list[list[torch.Tensor]]) -> torch.Tensor:
+    """pix2pixHD's discriminator feature-matching loss (Wang et al., CVPR 2018, eq. 4; NVIDIA
+    ``Pix2PixHDModel.forward``): ``sum_i sum_j (1/num_D)·(4/(n_layers_D+1))·L1(D_i^j(fake), D_i^j(real))`` over
+    scales i and every layer j but the last (the logits), ``real`` detached. ``fake``/``real``: per scale the
+    list of layer outputs (:meth:`~i2i_models.networks.MultiscaleDiscriminator.features`); one scale may be
+    given as a plain list. Returns a scalar (times ``lambda_feat`` in the recipe)."""
+    if fake and torch.is_tensor(fake[0]):
+        fake, real = [fake], [real]
+    num_D = len(fake)
+    loss = fake[0][0].new_zeros((), dtype=torch.float32)
+    for f_scale, r_scale in zip(fake, real):
+        feat_weight = 4.0 / (len(f_scale) - 1)  # n_layers_D + 1 intermediate maps
+        for f, r in zip(f_scale[:-1], r_scale[:-1]):
+            loss = loss + (feat_weight / num_D) * F.l1_loss(f.float(), r.detach().float())
+    return loss
+
+
+VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
+VGG_SLICES = (2, 7, 12, 21, 30)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (ends of NVIDIA's Vgg19 slices)
+
+
+class VGGLoss(torch.nn.Module):
+    """pix2pixHD's perceptual loss (NVIDIA ``VGGLoss``): ``sum_k w_k·L1(VGG19_k(fake), VGG19_k(real))`` at relu1_1
+    … relu5_1 with weights 1/32, 1/16, 1/8, 1/4, 1, on images in [-1, 1] as NVIDIA feeds them (no ImageNet
+    normalisation). [B, 3, H, W] inputs.
+
+    The ImageNet weights are not downloaded: ``weights`` is a file the user supplies, torchvision's
+    ``vgg19-dcbb9e9d.pth`` (a state dict with ``features.<i>.weight``/``bias`` keys; the classifier is
+    ignored) or a ``.safetensors`` with the same keys; read with ``weights_only=True``. Raises ``ValueError``
+    when the file lacks a VGG19 layer or has other shapes."""
+
+    def __init__(self, weights: str):
+        super().__init__()
+        from i2i_models.state_dicts import read_state_dict
+
+        layers: list[torch.nn.Module] = []
+        c = 3
+        for v in VGG19_CFG:
+            if v == "M":
+                layers.append(torch.nn.MaxPool2d(2, 2))
+            else:
+                layers += [torch.nn.Conv2d(c, v, 3, padding=1), torch.nn.ReLU(inplace=False)]
+                c = v
+        self.features = torch.nn.Sequential(*layers)
+        sd = read_state_dict(weights)
+        sd = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
+        want = self.features.state_dict()
+        missing = sorted(set(want) - set(sd), key=lambda k: int(k.split(".")[0]))
+        if missing:
+            raise ValueError(f"{weights} is not a VGG19 weights file: no features.{missing[0]} (expected torchvision's "
+                             f"vgg19 state dict, keys features.<i>.weight/bias)")
+        bad = [k for k in want if sd[k].shape != want[k].shape]
+        if bad:
+            raise ValueError(f"{weights}: features.{bad[0]} has shape {tuple(sd[bad[0]].shape)}, VGG19's is "
+                             f"{tuple(want[bad[0]].shape)}")
+        self.features.load_state_dict({k: sd[k].float() for k in want})
+        self.requires_grad_(False).eval()
+        self.weights = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+    def train(self, mode: bool = True):  # always in eval mode (no dropout/BN here, but keep it fixed)
+        return super().train(False)
+
+    def _slices(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out, start = [], 0
+        for end in VGG_SLICES:
+            x = self.features[start:end](x)
+            out.append(x)
+            start = end
+        return out
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        loss = fake.new_zeros((), dtype=torch.float32)
+        with torch.no_grad():
+            real_f = self._slices(real.float())
+        for w, f, r in zip(self.weights, self._slices(fake.float()), real_f):
+            loss = loss + w * F.l1_loss(f, r)
+        return loss
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

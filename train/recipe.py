@@ -209,8 +209,8 @@ class Recipe(abc.ABC):
     def set_lr(self, lr: float) -> None:
         self.engine.set_lr(lr)
 
-    def step_opt(self, name: str, loss: torch.Tensor) -> None:
-        self.engine.step(name, loss)
+    def step_opt(self, name: str, loss: torch.Tensor, frozen=()) -> None:
+        self.engine.step(name, loss, frozen)
 
     def update_ema(self) -> None:
         self.engine.update_ema()

@@ -52,6 +52,18 @@ class NLayerDiscriminator(Network):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output, as pix2pixHD's ``getIntermFeat`` returns them: after each LeakyReLU
+        (``n_layers + 1`` feature maps [B, C_k, h_k, w_k]) and, last, the logits [B, 1, h, w] (equal to
+        :meth:`forward`). Used by the feature-matching loss (Wang et al. 2018, eq. 4)."""
+        out = []
+        for layer in self.model:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(x)
+        out.append(x)
+        return out
+
 
 class PixelDiscriminator(Network):
     """junyanz ``PixelDiscriminator`` (1×1 PatchGAN, "PixelGAN"): [B, input_nc, H, W] -> logits [B, 1, H, W]."""
@@ -100,4 +112,14 @@ class MultiscaleDiscriminator(Network):
             if k:
                 x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
             outs.append(d(x))
+        return outs
+
+    def features(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Per scale (finest first), every layer's output (:meth:`NLayerDiscriminator.features`; the last of
+        each list is that scale's logits): what pix2pixHD's feature-matching loss compares."""
+        outs = []
+        for k, d in enumerate(self.discriminators):
+            if k:
+                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            outs.append(d.features(x))
         return outs
