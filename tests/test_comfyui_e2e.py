@@ -27,12 +27,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import i2i_models
-from conftest import PARITY
+from conftest import DATA, PARITY
 from refnets import randomize_
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ STAR_ATTRS = ["Man", "Woman", "Neutral", "Skin_Default", "Skin_Light", "Skin_Med
               "Skin_Medium_Dark", "Skin_Dark"]
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "COMFY_DYNAMICCOMBO_V3"}
 LEGACY = Path(__file__).parent / "data" / "workflows_v0_1"
+HD = DATA / "parity_nvidia"
 SLOW_BYTES_PER_S = 256 << 10
 
 
@@ -61,6 +63,8 @@ def _models(folder: Path) -> None:
         "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 2}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 2}}})
     randomize_(cg).save(folder / "tiny-cyclegan")
     shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", folder / "loose_net_G.pth")
+    (folder / "label2city").mkdir()  # an NVIDIA pix2pixHD label-map model (6 classes + instance edges)
+    shutil.copy(HD / "nvidia_global_label6_inst/latest_net_G.pth", folder / "label2city" / "latest_net_G.pth")
 
 
 def ui_to_api(workflow: dict, object_info: dict) -> dict:
@@ -286,6 +290,27 @@ def test_4096_rgba_image_through_cyclegan_translate(comfy):
 
 
 # ------------------------------------------------------------------------------------------- missing models
+def test_a_pix2pixhd_label_map_model_runs_on_label_pngs(comfy):
+    """NVIDIA's label-map generator in the real server: Load Image of a label PNG as the image, the instance
+    PNG through Convert Image to Mask; the saved result equals NVIDIA's forward (8-bit rounding)."""
+    t = {k: torch.load(HD / "nvidia_global_label6_inst" / f"{k}.pt", weights_only=True)
+         for k in ("label", "instance", "output_eval")}
+    Image.fromarray(t["label"][0].numpy()).save(comfy["base"] / "input" / "hd_label.png")
+    Image.fromarray(t["instance"][0].numpy().astype(np.uint8)).save(comfy["base"] / "input" / "hd_inst.png")
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "hd_label.png"}},
+              "2": {"class_type": "LoadImage", "inputs": {"image": "hd_inst.png"}},
+              "3": {"class_type": "ImageToMask", "inputs": {"image": ["2", 0], "channel": "red"}},
+              "4": {"class_type": "I2I_LoadPix2Pix", "inputs": {"model_name": "label2city/"}},
+              "5": {"class_type": "I2I_Pix2PixTranslate", "inputs": {"pix2pix_model": ["4", 0], "image": ["1", 0],
+                                                                     "instance_map": ["3", 0]}},
+              "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "hd"}}}
+    outputs = _run(comfy, prompt)
+    img = next(i for o in outputs.values() for i in o.get("images", []))
+    got = np.asarray(Image.open(comfy["base"] / "output" / img["subfolder"] / img["filename"]).convert("RGB"))
+    want = ((t["output_eval"][0].permute(1, 2, 0) + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    assert got.shape == want.shape and np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
 def _missing_prompts(key_suffix: str) -> dict[str, dict]:
     img = {"class_type": "LoadImage", "inputs": {"image": "i2i_twemoji.png"}}
     return {
