@@ -143,3 +143,20 @@ def test_run_folder_with_their_discriminator_loads_the_generator(tmp_path):
     (tmp_path / "latest_net_G.pth").unlink()
     with pytest.raises(UnknownCheckpointError):
         i2i_models.load(tmp_path)
+
+
+def test_any_size_batch_alpha_and_precision_through_the_same_engine():
+    model = i2i_models.load(HD / CASES["nvidia_local2_rgb"]["checkpoint"]["file"])
+    torch.manual_seed(1)
+    rgba = torch.rand(3, 37, 53, 4)  # odd size (the local enhancer needs multiples of 16), batch, alpha
+    y = translate(model, rgba, batch_size=2)
+    assert y.shape == rgba.shape and torch.equal(y[..., 3], rgba[..., 3])
+    torch.testing.assert_close(y[1:2], translate(model, rgba[1:2]), **TOL)  # chunking changes nothing
+    torch.testing.assert_close(translate(model, rgba, tiled=True, tile_bytes=1 << 14), y, **TOL)
+    low = translate(model, rgba, precision="bf16")
+    assert (low - y).abs().mean() < 0.02
+    labels = i2i_models.load(HD / CASES["nvidia_global_label6_inst"]["checkpoint"]["file"])
+    ids = torch.randint(0, 6, (2, 45, 31))
+    out = translate(labels, ids, instance=ids)
+    assert out.shape == (2, 45, 31, 3)
+    torch.testing.assert_close(translate(labels, ids, instance=ids, tiled=True, tile_bytes=1 << 13), out, **TOL)

@@ -67,6 +67,8 @@ def _inputs(c: int) -> tuple[dict, list[str]]:
 
 
 def detect_global(sd: StateDict) -> Detection | None:
+    """An NVIDIA ``GlobalGenerator`` (keys ``model.<i>``, conv biases, a ``[pad, conv7, tanh]`` end), or None —
+    also None for the configuration that is junyanz's ResNet exactly (see the module docstring)."""
     if any(k.startswith("model1_1.") for k in sd):
         return None
     t = _trunk(sd, "model.", final=True)
@@ -84,6 +86,8 @@ def detect_global(sd: StateDict) -> Detection | None:
 
 
 def detect_local(sd: StateDict) -> Detection | None:
+    """An NVIDIA ``LocalEnhancer`` (the global trunk ``model.<i>`` without its end, ``model<n>_1``/``model<n>_2``
+    per enhancer), or None."""
     n_enh = len(indices(sd, r"^model(\d+)_1\."))
     if not n_enh or indices(sd, r"^model(\d+)_1\.") != list(range(1, n_enh + 1)):
         return None
