@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--strengths", default="", help="StarGAN: attribute strengths, e.g. 'Woman=1, Skin_Dark=1'")
     pt.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="inference precision")
     pt.add_argument("--tiled", action="store_true", help="force exact streamed tiles (auto for large images)")
+    pt.add_argument("--instance", nargs="+", metavar="FILE",
+                    help="pix2pixHD models with the instance-edge input: one instance map per input (label-map models "
+                         "take label PNGs as inputs, pixel values = class ids)")
     for sp in (pi, pc, pt):
         sp.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
@@ -95,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 def _check_translate_args(args) -> None:
     """What ``translate`` can check before loading the model and running it: the input files exist and the
     output has somewhere to go."""
-    missing = [f for f in args.inputs if not Path(f).is_file()]
+    if args.instance and len(args.instance) != len(args.inputs):
+        raise ValueError(f"--instance gives {len(args.instance)} file(s) for {len(args.inputs)} input(s): one per input")
+    missing = [f for f in args.inputs + (args.instance or []) if not Path(f).is_file()]
     if missing:
         raise ValueError(f"no such input image file(s): {', '.join(missing[:5])}")
     out = Path(args.out)
@@ -143,10 +148,19 @@ def _generators_only(model):
     return slim
 
 
+def _open_image(path: str):
+    from PIL import Image
+
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except (OSError, ValueError) as e:
+        raise I2IError(f"cannot read image {path}: {e}") from None
+
+
 def _translate(model, args) -> int:
     from pathlib import Path
-
-    from PIL import Image
 
     from . import edit, translate
     from .editing import parse_attribute_text
@@ -162,13 +176,11 @@ def _translate(model, args) -> int:
         spec.generator(model, args.direction)  # raises, naming what the model has
     if many:
         out.mkdir(parents=True, exist_ok=True)
-    for src in args.inputs:
-        try:
-            img = Image.open(src)
-            img.load()
-        except (OSError, ValueError) as e:
-            raise I2IError(f"cannot read image {src}: {e}") from None
+    for i, src in enumerate(args.inputs):
+        img = _open_image(src)
         opts = dict(precision=args.precision, tiled=True if args.tiled else None)
+        if args.instance:
+            opts["instance"] = _open_image(args.instance[i])
         if spec.conditional:
             y = edit(model, img, strengths, **opts)
         else:

@@ -40,10 +40,7 @@ def from_pil(images) -> tuple[torch.Tensor, Callable[[torch.Tensor], object]]:
     x = torch.from_numpy(np.stack(arrays))
 
     def back(y: torch.Tensor):
-        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[y.shape[-1]]
-        arr = (y.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-        out = [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a, mode) for a in arr]
-        return out[0] if single else out
+        return _to_pil(y, single)
 
     return x, back
 
@@ -149,6 +146,37 @@ def resize_short_side(x: torch.Tensor, short: int) -> torch.Tensor:
     H, W = x.shape[1:3]
     scale = short / min(H, W)
     return resize_to(x, (max(1, round(H * scale)), max(1, round(W * scale))))
+
+
+def pil_label_ids(images) -> tuple[torch.Tensor, Callable[[torch.Tensor], object]]:
+    """Label or instance map(s) as PIL images -> (ids [B, H, W] int64, function turning an RGB result [B, H, W, 3]
+    in [0, 1] back into PIL). The pixel values are the ids: modes L, P (palette indices, not colours), I and
+    I;16 are read as they are; of other modes (RGB …) the first channel. Raises ``ValueError`` for an empty
+    list or mixed sizes."""
+    import numpy as np
+    from PIL import Image
+
+    single = isinstance(images, Image.Image)
+    items = [images] if single else list(images)
+    if not items:
+        raise ValueError("no label maps given")
+    arrays = []
+    for im in items:
+        a = np.asarray(im) if im.mode in ("L", "P", "I", "I;16") else np.asarray(im.convert("RGB"))[..., 0]
+        arrays.append(a.astype(np.int64))
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError(f"label maps of one call must share one size; got {sorted({a.shape for a in arrays})}")
+    return torch.from_numpy(np.stack(arrays)), lambda y: _to_pil(y, single)
+
+
+def _to_pil(y: torch.Tensor, single: bool):
+    """[B, H, W, C] in [0, 1] -> PIL image(s) of mode L, LA, RGB or RGBA (one image when ``single``)."""
+    from PIL import Image
+
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[y.shape[-1]]
+    arr = (y.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    out = [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a, mode) for a in arr]
+    return out[0] if single else out
 
 
 def label_ids(x: torch.Tensor) -> torch.Tensor:

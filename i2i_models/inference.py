@@ -257,8 +257,10 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
             instance: for pix2pixHD models that take the instance-edge channel: the instance map [B, H, W] of
                 ids (or an IMAGE/MASK holding 8-bit ids) whose boundaries make that channel (NVIDIA
                 ``get_edges``); without it the channel is zeros (no boundaries). For such models ``images`` is the label map: integer ids
-                [B, H, W] (or [B, H, W, 1]), or an IMAGE/MASK in [0, 1] holding ids as 8-bit values; the
-                one-hot input is built from it (:func:`i2i_models.images.label_map_input`), resized nearest.
+                [B, H, W] (or [B, H, W, 1]), an IMAGE/MASK in [0, 1] holding ids as 8-bit values, or PIL
+                label images (pixel values are the ids, palette images included; the instance map may be PIL
+                too); the one-hot input is built from it (:func:`i2i_models.images.label_map_input`), resized
+                nearest.
 
     Returns:
         The same kind as ``images``: a tensor [B, H, W, C'] on the input's device with the input's dtype,
@@ -311,13 +313,16 @@ class _Batch:
 
 def _prepare(images, net: Network, options: TranslateOptions) -> _Batch:
     pil_back = None
-    if not isinstance(images, torch.Tensor):
-        images, pil_back = im.from_pil(images)
     c_dim = int(getattr(net, "c_dim", 0) or 0)  # conditional generators (StarGAN) take labels
     label_nc = int(getattr(net, "label_nc", 0) or 0)  # label-map generators (pix2pixHD) take one-hot maps
     edges = bool(getattr(net, "instance_edges", False))  # ... and the instance-edge channel
+    instance = options.instance
+    if instance is not None and not isinstance(instance, torch.Tensor):
+        instance, _ = im.pil_label_ids(instance)
+    if not isinstance(images, torch.Tensor):
+        images, pil_back = im.pil_label_ids(images) if label_nc else im.from_pil(images)
     if label_nc:
-        full = im.label_map_input(images, label_nc, options.instance, edges)
+        full = im.label_map_input(images, label_nc, instance, edges)
         inp = _nearest_short_side(full, options.working_size)
         out_device = images.device if isinstance(images, torch.Tensor) else torch.device("cpu")
         return _Batch(inp, full, None, _labels(options.labels, c_dim, full.shape[0]), False, tuple(full.shape[1:3]),
@@ -326,7 +331,7 @@ def _prepare(images, net: Network, options: TranslateOptions) -> _Batch:
         x = im.check_bhwc(images)
         colour, alpha = im.split_alpha(im.to_unit_float(x))
         colour = im.adapt_input(colour, net.input_nc - 1)
-        edge = im.edge_channel(options.instance, tuple(colour.shape[:3]))
+        edge = im.edge_channel(instance, tuple(colour.shape[:3]))
         if options.working_size:
             colour, edge = im.resize_short_side(colour, int(options.working_size)), _nearest_short_side(edge, options.working_size)
         inp = torch.cat([colour * 2 - 1, edge], -1)

@@ -160,3 +160,25 @@ def test_any_size_batch_alpha_and_precision_through_the_same_engine():
     out = translate(labels, ids, instance=ids)
     assert out.shape == (2, 45, 31, 3)
     torch.testing.assert_close(translate(labels, ids, instance=ids, tiled=True, tile_bytes=1 << 13), out, **TOL)
+
+
+def test_cli_translates_label_pngs_palette_included(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from i2i_models.__main__ import main as cli
+
+    case = CASES["nvidia_global_label6_inst"]
+    t = _tensors(case)
+    lab = Image.fromarray(t["label"][0].numpy(), "L").convert("P")  # palette indices are the ids
+    lab.putpalette([v for i in range(256) for v in (i * 7 % 256, i * 13 % 256, i * 29 % 256)])
+    lab.save(tmp_path / "label.png")
+    Image.fromarray(t["instance"][0].numpy().astype(np.uint8)).save(tmp_path / "inst.png")
+    assert cli(["translate", str(HD / case["checkpoint"]["file"]), str(tmp_path / "label.png"), "--instance",
+                str(tmp_path / "inst.png"), "--out", str(tmp_path / "out.png")]) == 0
+    got = np.asarray(Image.open(tmp_path / "out.png")).astype(int)
+    want = ((t["output_eval"][0].permute(1, 2, 0) + 1) / 2 * 255).round().clamp(0, 255).numpy().astype(int)
+    assert np.abs(got - want).max() <= 1
+    assert cli(["translate", str(HD / case["checkpoint"]["file"]), str(tmp_path / "label.png"), "--instance",
+                str(tmp_path / "inst.png"), str(tmp_path / "inst.png"), "--out", str(tmp_path / "o.png")]) != 0
+    assert "one per input" in capsys.readouterr().err
