@@ -3,12 +3,18 @@
 Speed table: for each family's default generator (pix2pix ``unet_256`` and CycleGAN ``resnet_9blocks``
 at 256², StarGAN at 128²), batch 1 and 8: images/s of
 
+All columns of a case are timed round-robin in one run (:func:`_interleaved`), medians of ``--repeat``.
+
 * ``reference``: the reference codebases' execution, a plain fp32 eager ``net(x)`` on [B, 3, H, W];
 * ``ours fp32``: ``translate`` with its defaults (fp32, eager; includes layout conversion and padding);
-* ``ours fastest``: ``translate(precision="bf16", compile=True)``, the fastest documented options;
+* ``ours fastest``: ``translate(precision="bf16", compile=True)``, the fastest documented torch options;
+* one column per installed exported-graph backend (:mod:`i2i_models.backends`: OpenVINO, ONNX Runtime),
+  ``translate(backend=…)`` in fp32, with its first-call seconds (export to a fresh cache and compile
+  included), and OpenVINO in bf16 (``precision="bf16", backend="openvino"``);
 
 with the ratio to the reference, the max |difference| of the outputs in [0, 1], and the FLOP-based
-lower bound (convolution FLOPs / the machine's measured bf16 peak, as images/s: an upper bound on speed).
+lower bounds (convolution FLOPs / the machine's measured fp32 and bf16 peaks, as images/s: upper bounds on
+the speed of an exact fp32 path and of a bf16 one).
 
 Memory table (``--memory``): peak RSS of a fresh process per case, minus the RSS after imports and
 model load (``resource.getrusage``): the full-frame forward of a 9-block ResNet at 2048², our streamed
@@ -21,6 +27,7 @@ Options: ``--quick`` (tiny sizes, seconds: a smoke run), ``--device cuda``, ``--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -33,7 +40,7 @@ import time
 
 import torch
 
-from . import translate
+from . import backends, translate
 from .bundles import CycleGANModel, Pix2PixModel, StarGANModel
 from .networks import init_weights
 
@@ -81,13 +88,15 @@ def conv_flops(net, x: torch.Tensor, *args) -> int:
     return total[0]
 
 
-def peak_gflops(device: torch.device) -> float:
-    """The machine's practical bf16 peak: the best of a 2048³ matrix product and a 256→256 3×3 convolution."""
-    a = torch.randn(2048, 2048, device=device, dtype=torch.bfloat16)
+def peak_gflops(device: torch.device, dtype: torch.dtype = torch.bfloat16) -> float:
+    """The machine's practical peak in ``dtype`` (bf16 or fp32): the best of a 2048³ matrix product and a
+    256→256 3×3 convolution."""
+    a = torch.randn(2048, 2048, device=device, dtype=dtype)
     t_mm = _median_time(lambda: a @ a, 5, device)
     conv = torch.nn.Conv2d(256, 256, 3, padding=1).to(device).eval()
     x = torch.randn(1, 256, 64, 64, device=device)
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == torch.bfloat16 else contextlib.nullcontext()
+    with torch.no_grad(), ctx:
         t_conv = _median_time(lambda: conv(x), 7, device)
     return max(2 * 2048 ** 3 / t_mm, 2 * 64 * 64 * 256 * 256 * 9 / t_conv) / 1e9
 
@@ -109,9 +118,39 @@ def _median_time(fn, repeat: int, device) -> float:
     return statistics.median(ts)
 
 
+def _interleaved(fns: dict, repeat: int, device) -> dict[str, float]:
+    """Median seconds of each callable, timed round-robin (one call of each per round, after one warm-up
+    round), so that load from elsewhere on the machine hits every column alike."""
+    ts: dict[str, list[float]] = {k: [] for k in fns}
+    for rnd in range(repeat + 1):
+        for k, fn in fns.items():
+            _sync(device)
+            t = time.perf_counter()
+            fn()
+            _sync(device)
+            if rnd:
+                ts[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
 def speed_table(device: torch.device, repeat: int, quick: bool) -> list[dict]:
+    with tempfile.TemporaryDirectory() as cache:  # a fresh export cache: first calls include the export
+        old = os.environ.get("I2I_CACHE")
+        os.environ["I2I_CACHE"] = cache
+        try:
+            return _speed_rows(device, repeat, quick)
+        finally:
+            if old is None:
+                os.environ.pop("I2I_CACHE", None)
+            else:
+                os.environ["I2I_CACHE"] = old
+
+
+def _speed_rows(device: torch.device, repeat: int, quick: bool) -> list[dict]:
     rows = []
     peak = peak_gflops(device)
+    peak32 = peak_gflops(device, torch.float32)
+    graph_backends = [b for b in backends.available() if b != "torch"] if device.type == "cpu" else []
     for family in FAMILIES:
         model, size = make_model(family)
         model.to(device)
@@ -126,26 +165,38 @@ def speed_table(device: torch.device, repeat: int, quick: bool) -> list[dict]:
             kw = {"labels": labels} if labels is not None else {}
             with torch.no_grad():
                 ref_out = ((net(xin, *args) + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
-            with torch.no_grad():
-                t_ref = _median_time(lambda: net(xin, *args), repeat, device)
-            t_fp32 = _median_time(lambda: translate(model, x, batch_size=batch, **kw), repeat, device)
-            out_fp32 = translate(model, x, batch_size=batch, **kw)
-            t0 = time.perf_counter()
-            out_fast = translate(model, x, batch_size=batch, precision="bf16", compile=not quick, **kw)
-            compile_s = time.perf_counter() - t0
-            t_fast = _median_time(lambda: translate(model, x, batch_size=batch, precision="bf16", compile=not quick, **kw),
-                                  repeat, device)
+
+            def reference():
+                with torch.no_grad():
+                    return net(xin, *args)
+            cases = {"reference": (reference, None), "fp32": (dict(), None),
+                     "fastest": (dict(precision="bf16", compile=not quick), None)}
+            for b in graph_backends:
+                cases[b] = (dict(backend=b), None)
+            if "openvino" in graph_backends:
+                cases["openvino_bf16"] = (dict(backend="openvino", precision="bf16"), None)
+            row: dict = {"family": family, "size": size, "batch": batch, "backends": graph_backends}
+            fns = {}
+            for name, (opts, _) in cases.items():
+                if callable(opts):
+                    fns[name] = opts
+                    continue
+                fn = (lambda o=opts: translate(model, x, batch_size=batch, **o, **kw))
+                t0 = time.perf_counter()
+                out = fn()  # the first call: compilation, or export + backend compilation, included
+                row[f"{name}_first_call_s"] = time.perf_counter() - t0
+                row[f"{name}_max_diff"] = (out - ref_out).abs().max().item()
+                row[f"{name}_mean_diff"] = (out - ref_out).abs().mean().item()
+                fns[name] = fn
+            times = _interleaved(fns, repeat, device)
+            for name, t in times.items():
+                row[f"{name}_img_s"] = batch / t
+                row[f"{name}_ratio"] = times["reference"] / t
             flops = conv_flops(net, xin, *args)
-            rows.append({
-                "family": family, "size": size, "batch": batch,
-                "reference_img_s": batch / t_ref, "fp32_img_s": batch / t_fp32, "fastest_img_s": batch / t_fast,
-                "fp32_ratio": t_ref / t_fp32, "fastest_ratio": t_ref / t_fast,
-                "fp32_max_diff": (out_fp32 - ref_out).abs().max().item(),
-                "fastest_max_diff": (out_fast - ref_out).abs().max().item(),
-                "fastest_mean_diff": (out_fast - ref_out).abs().mean().item(),
-                "gflop_per_img": flops / batch / 1e9, "floor_img_s": peak * 1e9 / (flops / batch),
-                "first_call_s": compile_s,
-            })
+            row.update({"gflop_per_img": flops / batch / 1e9, "floor_img_s": peak * 1e9 / (flops / batch),
+                        "floor_fp32_img_s": peak32 * 1e9 / (flops / batch),
+                        "first_call_s": row["fastest_first_call_s"]})
+            rows.append(row)
     return rows
 
 
@@ -230,13 +281,23 @@ def main(argv: list[str] | None = None) -> int:
         rows = speed_table(dev, args.repeat, args.quick)
         out["speed"] = rows
         print(f"# inference speed ({args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads)")
-        print("| family | size | batch | reference img/s | ours fp32 img/s (×ref, max|Δ|) | ours bf16+compile img/s "
-              "(×ref, max|Δ|, mean|Δ|) | floor img/s | GFLOP/img |")
-        print("|---|---|---|---|---|---|---|---|")
+        gb = rows[0]["backends"] if rows else []
+        cols = [f"{b} fp32 img/s (×ref, max|Δ|, first call s)" for b in gb] + (
+            ["openvino bf16 img/s (×ref, max|Δ|, mean|Δ|)"] if "openvino" in gb else [])
+        print("| family | size | batch | reference img/s | ours fp32 img/s (×ref, max|Δ|) | " + " | ".join(cols) +
+              (" | " if cols else "") + "ours bf16+compile img/s (×ref, max|Δ|, mean|Δ|) | fp32 floor img/s | "
+              "bf16 floor img/s | GFLOP/img |")
+        print("|---" * (10 + len(cols)) + "|")
         for r in rows:
+            cells = [f"{r[b + '_img_s']:.2f} (×{r[b + '_ratio']:.2f}, {r[b + '_max_diff']:.1e}, {r[b + '_first_call_s']:.1f})"
+                     for b in gb]
+            if "openvino" in gb:
+                cells.append(f"{r['openvino_bf16_img_s']:.2f} (×{r['openvino_bf16_ratio']:.2f}, "
+                             f"{r['openvino_bf16_max_diff']:.3f}, {r['openvino_bf16_mean_diff']:.4f})")
             print(f"| {r['family']} | {r['size']}² | {r['batch']} | {r['reference_img_s']:.2f} | {r['fp32_img_s']:.2f} "
-                  f"(×{r['fp32_ratio']:.2f}, {r['fp32_max_diff']:.1e}) | {r['fastest_img_s']:.2f} (×{r['fastest_ratio']:.2f}, "
-                  f"{r['fastest_max_diff']:.3f}, {r['fastest_mean_diff']:.4f}) | {r['floor_img_s']:.2f} | "
+                  f"(×{r['fp32_ratio']:.2f}, {r['fp32_max_diff']:.1e}) | " + "".join(c + " | " for c in cells) +
+                  f"{r['fastest_img_s']:.2f} (×{r['fastest_ratio']:.2f}, {r['fastest_max_diff']:.3f}, "
+                  f"{r['fastest_mean_diff']:.4f}) | {r['floor_fp32_img_s']:.2f} | {r['floor_img_s']:.2f} | "
                   f"{r['gflop_per_img']:.1f} |")
     if args.memory:
         rows = memory_table(args.device, args.quick)

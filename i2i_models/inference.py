@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from . import backends
 from . import images as im
 from . import streaming
 from .bundles import I2IModel
@@ -166,6 +167,7 @@ class TranslateOptions:
     progress: Callable[[int, int], None] | None = None
     spill_dir: str | None = None
     instance: Any = None
+    backend: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ class Plan:
     chunk: int
     tiled: bool
     per_image_bytes: int
+    backend: str = "torch"
 
 
 def plan(batch: int, size: tuple[int, int], *, device: torch.device, bytes_per_pixel: int, can_stream: bool,
@@ -252,6 +255,12 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
                 the working size) resized to the image, to the image itself, instead of resizing the output:
                 what the translation leaves alone keeps the image's full resolution (StarGAN edits). Needs
                 the model's input and output to have the same channels; otherwise the output is resized.
+            backend: ``"torch"`` (default), ``"auto"`` (the fastest installed exact backend for fp32 runs on
+                CPU: OpenVINO, else ONNX Runtime, else PyTorch; PyTorch on GPUs and for tiles, dropout,
+                batch-statistics BatchNorm or compile), ``"openvino"`` (fp32, or bf16 with
+                ``precision="bf16"``) or ``"onnxruntime"`` (fp32): the generator exported to ONNX once
+                (cached on disk by its weights' hash) and run there, CPU only (:mod:`i2i_models.backends`).
+                Tiled runs always stream in PyTorch.
             progress: called as ``progress(done, total)`` after each chunk or tile; may raise to cancel.
             spill_dir: folder for the temporary files of tiled runs (default: the system temp folder).
             instance: for pix2pixHD models that take the instance-edge channel: the instance map [B, H, W] of
@@ -283,6 +292,7 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
              can_stream=streaming.supports(net), options=options,
              budget=options.memory_budget if options.memory_budget is not None else default_memory_budget(dev),
              flat=bool((batch.inp.amax((1, 2)) == batch.inp.amin((1, 2))).all(-1).any()))
+    p = dataclasses.replace(p, backend=_backend(options, p))
     moved = home != dev
     if moved:
         net.to(dev)
@@ -292,6 +302,17 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
         if moved:
             net.to(home)
     return _finish(result, batch, options)
+
+
+def _backend(options: TranslateOptions, p: Plan) -> str:
+    """The backend this run uses (:func:`i2i_models.backends.choose`); tiles always stream in PyTorch."""
+    if p.tiled:
+        if options.backend not in ("torch", "auto"):
+            log.info("exact tiles run in PyTorch; backend %r is used for full-frame runs", options.backend)
+        return "torch"
+    unsupported = ("test-time dropout" if options.dropout else "batch-statistics BatchNorm"
+                   if options.batchnorm == "batch" else "compile=True" if options.compile else None)
+    return backends.choose(options.backend, device=p.device, precision=p.precision, unsupported=unsupported)
 
 
 @dataclass
@@ -361,8 +382,9 @@ def _execute(net: Network, batch: _Batch, p: Plan, options: TranslateOptions) ->
     inp, lab, dev = batch.inp, batch.labels, p.device
     B, H, W = inp.shape[:3]
     shrink = getattr(net, "size_shrink", 0)
-    autocast = _autocast(dev, p.precision)
-    fn = _maybe_compile(net, options.compile and not p.tiled)
+    graph = p.backend != "torch"
+    autocast = nullcontext if graph else _autocast(dev, p.precision)
+    fn = backends.runner(net, p.backend, p.precision) if graph else _maybe_compile(net, options.compile and not p.tiled)
     mf = torch.channels_last if p.channels_last else torch.contiguous_format
     result = torch.empty(B, H, W, batch.out_c, dtype=torch.float32, device=batch.out_device)
     progress = options.progress

@@ -22,6 +22,17 @@ def precision_input() -> io.Combo.Input:
                                   "Reduced precision is faster and changes pixels slightly.")
 
 
+BACKEND_CHOICES = ["auto", "torch", "openvino", "onnxruntime"]
+
+
+def backend_input() -> io.Combo.Input:
+    return io.Combo.Input("backend", options=BACKEND_CHOICES, default="auto", optional=True,
+                          tooltip="Where the generator runs. auto: on CPU in fp32, the fastest exact backend installed "
+                                  "(OpenVINO, then ONNX Runtime: the model is exported to ONNX once, cached on disk, "
+                                  "outputs equal PyTorch's within ~1e-5); PyTorch on GPUs and for tiles or dropout. "
+                                  "openvino/onnxruntime need pip install openvino / onnxruntime (and onnx).")
+
+
 def model_combo(family: str) -> io.Combo.Input:
     """The plain model list (ComfyUI without DynamicCombo)."""
     keys = [c.key for c in models.choices(family)]

@@ -8,7 +8,7 @@ from comfy_api.latest import io
 from i2i_models import translate
 from . import models
 from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, CycleGANModelType, hub_repo_input, load_model, model_combo,
-                     model_input, precision_input, working_size_input)
+                     model_input, precision_input, working_size_input, backend_input)
 from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
@@ -65,12 +65,13 @@ class CycleGANTranslate(io.ComfyNode):
                                  tooltip="Translate the other way (needs both generators in the checkpoint)."),
                 working_size_input("image"),
                 precision_input(),
+                backend_input(),
             ],
             outputs=[io.Image.Output(display_name="image")])
 
     @classmethod
     def execute(cls, cyclegan_model: ModelHandle, image, reverse: bool = False, working_size: str = "image",
-                precision: str = "auto") -> io.NodeOutput:
+                precision: str = "auto", backend: str = "auto") -> io.NodeOutput:
         direction = cyclegan_model.direction
         if reverse:
             direction = "BtoA" if direction == "AtoB" else "AtoB"
@@ -78,5 +79,5 @@ class CycleGANTranslate(io.ComfyNode):
                 label = models.direction_label(cyclegan_model.model.domains, direction)
                 raise ValueError(f"reverse asks for {label}, but {cyclegan_model.name} has only one generator; "
                                  f"turn reverse off or load a checkpoint with both")
-        return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction,
+        return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction, backend=backend,
                                  **resolve_size(cyclegan_model.model, working_size)))

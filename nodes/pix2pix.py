@@ -8,7 +8,7 @@ from comfy_api.latest import io
 
 from i2i_models import translate
 from .common import (CATEGORY, HAS_DYNAMIC_COMBO, HIDDEN, Pix2PixModelType, hub_repo_input, load_model, model_combo,
-                     model_input, precision_input, working_size_input)
+                     model_input, precision_input, working_size_input, backend_input)
 from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
@@ -57,12 +57,14 @@ class Pix2PixTranslate(io.ComfyNode):
                 io.Mask.Input("instance_map", optional=True,
                               tooltip="pix2pixHD models with the instance-edge input: the instance ids (as a MASK); "
                                       "their boundaries become that channel. Without it there are no boundaries."),
+                backend_input(),
             ],
             outputs=[io.Image.Output(display_name="image")])
 
     @classmethod
     def execute(cls, pix2pix_model: ModelHandle, image=None, test_time_dropout: bool = False, seed: int = 0,
-                working_size: str = "image", precision: str = "auto", label_map=None, instance_map=None) -> io.NodeOutput:
+                working_size: str = "image", precision: str = "auto", label_map=None, instance_map=None,
+                backend: str = "auto") -> io.NodeOutput:
         gen = pix2pix_model.model.generator
         label_nc = int(getattr(gen, "label_nc", 0) or 0)
         if label_nc:
@@ -82,5 +84,5 @@ class Pix2PixTranslate(io.ComfyNode):
             log.warning("i2i_gans: %s takes no instance map; instance_map ignored", pix2pix_model.name)
         out = run(pix2pix_model, translate, source, precision, dropout=bool(test_time_dropout),
                   seed=int(seed) if test_time_dropout else None, **resolve_size(pix2pix_model.model, working_size),
-                  **extra)
+                  backend=backend, **extra)
         return io.NodeOutput(out)

@@ -11,6 +11,7 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import comfy.utils
 
+from i2i_models import backends
 from i2i_models.bundles import I2IModel
 
 log = logging.getLogger("comfyui-i2i-gans")
@@ -38,8 +39,10 @@ class ModelHandle:
                                                             size=self.get_ram_usage())
 
     def get_ram_usage(self) -> int:
-        """Bytes of the bundle's weights and buffers (what ComfyUI's RAM-pressure cache weighs it by)."""
-        return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        """Bytes of the bundle's weights and buffers, plus the exported graphs an OpenVINO/ONNX Runtime backend
+        keeps with its generators (what ComfyUI's RAM-pressure cache weighs it by)."""
+        own = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        return own + backends.attached_bytes(self.model)
 
 
 def comfy_precision(device: torch.device) -> str:

@@ -116,14 +116,43 @@ def test_cyclegan_nodes_translate_real_tensors(pack):
     img = torch.rand(2, 37, 51, 4)
     y = out(pack.CycleGANTranslate.execute(handle, img))
     assert y.shape == img.shape and torch.equal(y[..., 3], img[..., 3])
-    torch.testing.assert_close(y, pack.lib.translate(handle.model, img, direction="BtoA"))
+    # on CPU the node runs the fastest exact backend installed (OpenVINO here): equal to torch within 1e-4
+    torch.testing.assert_close(y, pack.lib.translate(handle.model, img, direction="BtoA"), atol=1e-4, rtol=0)
     y2 = out(pack.CycleGANTranslate.execute(handle, img, reverse=True))
-    torch.testing.assert_close(y2, pack.lib.translate(handle.model, img, direction="AtoB"))
+    torch.testing.assert_close(y2, pack.lib.translate(handle.model, img, direction="AtoB"), atol=1e-4, rtol=0)
     one = out(pack.LoadCycleGAN.execute(model={"model": "horse2zebra/", "direction": "horse → zebra"}))
     with pytest.raises(ValueError, match="only one generator"):
         pack.CycleGANTranslate.execute(one, img, reverse=True)
     with pytest.raises(ValueError, match="repo id"):
         pack.LoadCycleGAN.execute(model={"model": pack.models.HUB_OPTION, "repo_id": "", "direction": "A → B"})
+
+
+def test_translate_nodes_use_the_fastest_exact_backend_on_cpu_unless_told(pack):
+    from i2i_models import backends
+
+    handle = out(pack.LoadCycleGAN.execute(model={"model": "cats-dogs/", "direction": "cat → dog"}))
+    img = torch.rand(1, 40, 44, 3)
+    before = handle.get_ram_usage()
+    y = out(pack.CycleGANTranslate.execute(handle, img))
+    assert ("openvino", "fp32") in backends._sessions.get(handle.model.G_A, {})  # the auto default used OpenVINO
+    assert handle.get_ram_usage() > before  # ComfyUI's RAM cache weighs the compiled graph too
+    ref = pack.lib.translate(handle.model, img)
+    assert 0 < (y - ref).abs().max() < 1e-4
+    assert torch.equal(out(pack.CycleGANTranslate.execute(handle, img, backend="torch")), ref)
+    y_ort = out(pack.CycleGANTranslate.execute(handle, img, backend="onnxruntime"))
+    assert (y_ort - ref).abs().max() < 1e-4
+    p2p = out(pack.LoadPix2Pix.execute("facades_label2photo.pth"))
+    big = torch.rand(1, 256, 256, 3)
+    y = out(pack.Pix2PixTranslate.execute(p2p, big))
+    assert ("openvino", "fp32") in backends._sessions.get(p2p.model.generator, {})
+    assert (y - pack.lib.translate(p2p.model, big)).abs().max() < 1e-4
+    # test-time dropout is torch's (reproducible), whatever the backend default
+    a = out(pack.Pix2PixTranslate.execute(p2p, big, test_time_dropout=True, seed=3))
+    assert torch.equal(a, pack.lib.translate(p2p.model, big, dropout=True, seed=3))
+    with pytest.raises(ValueError, match="cannot run test-time dropout"):
+        pack.Pix2PixTranslate.execute(p2p, big, test_time_dropout=True, seed=3, backend="openvino")
+    names = [i.id for i in pack.CycleGANTranslate.define_schema().inputs]
+    assert names[-1] == "backend"  # added last: saved workflows keep their widget values in place
 
 
 def test_pix2pix_nodes_and_test_time_dropout_seed(pack):

@@ -131,9 +131,12 @@ def reframe(x: torch.Tensor, scale: float) -> torch.Tensor:
         return x
     if not scale > 0:
         raise ValueError(f"reframe scale must be > 0, got {scale}")
-    theta = torch.zeros(x.shape[0], 2, 3, device=x.device, dtype=torch.float32)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / scale
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # the grid of F.affine_grid(diag(1/scale), align_corners=False), built the way ATen builds it (so it is
+    # bit-identical) but from linspace/expand only: ONNX exports it (affine_grid needs opset 20)
+    B, _, H, W = x.shape
+    gx = torch.linspace(-1, 1, W, device=x.device) * (W - 1) / W * (1.0 / scale)
+    gy = torch.linspace(-1, 1, H, device=x.device) * (H - 1) / H * (1.0 / scale)
+    grid = torch.stack([gx.view(1, 1, W).expand(B, H, W), gy.view(1, H, 1).expand(B, H, W)], -1)
     out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.to(x.dtype)
 
