@@ -66,7 +66,12 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
             raise ConfigError(f"{self.family} config has unknown roles {sorted(unknown)}; roles are {self.roles}")
         for role in self.roles:
             net_cfg = networks.get(role)
-            net = build_network(net_cfg) if net_cfg else None
+            if net_cfg is not None and not isinstance(net_cfg, dict):
+                raise ConfigError(f"networks.{role} must be an object like {{\"arch\": …}}, got {type(net_cfg).__name__}")
+            try:
+                net = build_network(net_cfg) if net_cfg else None
+            except (ValueError, TypeError, OverflowError, RecursionError) as e:
+                raise ConfigError(f"networks.{role}: {e}") from None
             if net is not None and net.role != _expected_role(role):
                 raise ConfigError(f"{role} must be a {_expected_role(role)}, got arch {net_cfg['arch']!r}")
             setattr(self, role, net)

@@ -67,12 +67,18 @@ def check_bhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def to_unit_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 -> float 0..1; float stays (as float32)."""
+    """uint8 0..255 -> float 0..1; float stays (as float32). Raises ``ValueError`` for other dtypes (bool,
+    integers) and for NaN or infinite values."""
     if x.dtype == torch.uint8:
         return x.float() / 255.0
     if not x.dtype.is_floating_point:
         raise ValueError(f"image dtype {x.dtype} not supported; use float in [0,1] or uint8")
-    return x.float()
+    x = x.float()
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"the image holds {bad} NaN or infinite value(s); whatever produced it failed — fix that step "
+                         f"(a translation of NaN would be NaN)")
+    return x
 
 
 def from_unit_float(y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

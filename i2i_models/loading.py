@@ -212,10 +212,45 @@ def run_folder_model(path: Path) -> Path | None:
                              f"its first checkpoint (--save_every) or its end")
 
 
+def check_own_config(cfg: dict, where: str) -> None:
+    """Raise ``ConfigError`` unless ``cfg`` has the shape of our ``config.json``: a known ``family``, a
+    ``networks`` object of ``{"arch": name, …}`` objects (or null), ``domains`` an object of names,
+    ``attributes`` a list of names, ``attribute_groups`` a list of lists."""
+    from .families import FAMILIES
+
+    fam = cfg.get("family")
+    if not isinstance(fam, str) or fam not in FAMILIES:
+        raise ConfigError(f"{where}: unknown model family {fam!r}; known: {', '.join(sorted(FAMILIES))}")
+    nets = cfg.get("networks")
+    if not isinstance(nets, dict) or not nets:
+        raise ConfigError(f"{where}: 'networks' must be an object of role → network config")
+    for role, n in nets.items():
+        if n is not None and not (isinstance(n, dict) and isinstance(n.get("arch"), str)):
+            raise ConfigError(f"{where}: networks.{role} must be an object with an 'arch' name, got {n!r:.80}")
+    dom = cfg.get("domains")
+    if dom is not None and not (isinstance(dom, dict) and all(isinstance(v, str) for v in dom.values())):
+        raise ConfigError(f"{where}: 'domains' must map A/B to names, got {dom!r:.80}")
+    attrs = cfg.get("attributes")
+    if attrs is not None and not (isinstance(attrs, list) and all(isinstance(a, str) for a in attrs)):
+        raise ConfigError(f"{where}: 'attributes' must be a list of names, got {attrs!r:.80}")
+    groups = cfg.get("attribute_groups")
+    if groups is not None and not (isinstance(groups, list) and all(isinstance(g, list) for g in groups)):
+        raise ConfigError(f"{where}: 'attribute_groups' must be a list of lists of names, got {groups!r:.80}")
+
+
 def _load_own_folder(path: Path, cfg: dict, family: str | None) -> I2IModel:
+    check_own_config(cfg, str(path / "config.json"))
     cls = family_class(cfg.get("family"))
     if family is not None and cls.family != family:
         raise FamilyMismatchError(f"{path} holds a {cls.family} model, not a {family} model")
+    with torch.device("meta"):  # size the networks the config describes before allocating them
+        probe = cls(cfg)
+    need = sum(t.numel() for t in probe.state_dict().values())
+    have = (path / "model.safetensors").stat().st_size
+    if need * 2 > have + (1 << 16):  # float16 is the smallest dtype we store
+        raise ConfigError(f"{path / 'config.json'} describes networks of {need:,} values, more than "
+                          f"model.safetensors ({have:,} bytes) can hold: the config does not belong to these weights; "
+                          f"restore or re-download the folder")
     model = cls(cfg)
     model.load_weights_file(path / "model.safetensors")
     return model
@@ -319,6 +354,7 @@ def peek(source: str | os.PathLike, *, family: str | None = None) -> dict[str, A
     if path.is_dir() and (path / "config.json").is_file():
         c = read_json(path / "config.json")
         if c.get("format") == FORMAT:
+            check_own_config(c, str(path / "config.json"))
             cfg = c
     if cfg is None:
         files = _with_siblings(path) if path.is_file() else _pick_files(path)

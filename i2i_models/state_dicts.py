@@ -82,7 +82,9 @@ def read_weights(path: str | Path, lazy: bool = False) -> dict:
                 f"If you trust the file, re-save its state_dict with the code that made it: "
                 f"torch.save(model.state_dict(), 'weights.pth').") from None
         raise CorruptCheckpointError(_not_a_checkpoint(path, size, msg)) from None
-    except (RuntimeError, EOFError, OSError, ValueError, struct.error, KeyError, IndexError, AttributeError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, struct.error, KeyError, IndexError, AttributeError,
+            TypeError, MemoryError, OverflowError, RecursionError) as e:
+        # MemoryError/OverflowError: a damaged pickle declaring an absurd size (we never allocate what it claims)
         raise CorruptCheckpointError(_not_a_checkpoint(path, size, f"{type(e).__name__}: {e}")) from None
 
 
@@ -156,6 +158,29 @@ def read_json(path: str | Path) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CorruptCheckpointError(f"{path} is not valid JSON ({e}); restore or re-download it") from None
+    except RecursionError:
+        raise CorruptCheckpointError(f"{path} nests JSON too deeply to be a model's config; restore or re-download it") from None
     if not isinstance(data, dict):
         raise CorruptCheckpointError(f"{path} holds JSON {type(data).__name__}, not an object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise CorruptCheckpointError(f"{path} nests JSON more than {MAX_JSON_DEPTH} levels deep; no config of ours "
+                                     f"does: restore or re-download it")
     return data
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _depth(obj) -> int:
+    """Nesting depth of JSON data, without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_JSON_DEPTH:
+            break
+        if isinstance(o, dict):
+            stack.extend((v, d + 1) for v in o.values())
+        elif isinstance(o, list):
+            stack.extend((v, d + 1) for v in o)
+    return deepest

@@ -62,8 +62,11 @@ def detect(sd: StateDict, where: str = "checkpoint") -> Detection:
 
     Raises ``UnknownCheckpointError`` listing the known formats and the keys that were seen.
     """
-    for _, fn in DETECTORS:
-        det = fn(sd)
+    for name, fn in DETECTORS:
+        try:
+            det = fn(sd)
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError, RuntimeError):
+            det = None  # a key pattern matched but the tensors do not fit this layout (damaged or foreign file)
         if det is not None:
             return det
     known = "\n  - ".join(name for name, _ in DETECTORS)

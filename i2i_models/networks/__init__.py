@@ -29,7 +29,10 @@ def build_network(config: dict[str, Any]) -> Network:
     """
     cfg = dict(config)
     arch = cfg.pop("arch", None)
-    cls = ARCHS.get(arch)
+    cls = ARCHS.get(arch) if isinstance(arch, str) else None
+    if cls is not None:
+        check_types(cls, cfg)
+        check_sizes(arch, cfg)
     if cls is None:
         raise ValueError(f"unknown network arch {arch!r}; known: {', '.join(sorted(ARCHS))}")
     try:
@@ -38,6 +41,47 @@ def build_network(config: dict[str, Any]) -> Network:
         import inspect
         accepted = list(inspect.signature(cls.__init__).parameters)[1:]
         raise ValueError(f"bad config for arch {arch!r}: {e}; it accepts {accepted}") from None
+
+
+# Bounds on the integer hyper-parameters, far beyond any published model, so that a damaged or hostile
+# config cannot make us build (allocate) an absurd network: depths/counts and widths/channels.
+COUNTS = ("num_downs", "n_blocks", "repeat_num", "n_downsample_global", "n_blocks_global", "n_local_enhancers",
+          "n_blocks_local", "n_layers", "n_layers_D", "num_D")
+MAX_COUNT = 64
+MAX_WIDTH = 8192
+MAX_IMAGE_SIZE = 1 << 16
+
+
+def check_types(cls: type, cfg: dict[str, Any]) -> None:
+    """Raise ``ValueError`` when a hyper-parameter's JSON type differs from its default's (a flag that is not
+    ``true``/``false``, a number given as text …); ``None`` is accepted where the default is ``None``."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    for key, v in cfg.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        d = p.default
+        ok = (isinstance(v, bool) if isinstance(d, bool) else
+              (isinstance(v, int) and not isinstance(v, bool)) if isinstance(d, int) else
+              (isinstance(v, (int, float)) and not isinstance(v, bool)) if isinstance(d, float) else
+              isinstance(v, str) if isinstance(d, str) else True)
+        if not ok:
+            raise ValueError(f"{cls.arch}: {key} must be {type(d).__name__} like its default {d!r}, got {v!r:.40}")
+
+
+def check_sizes(arch: str, cfg: dict[str, Any]) -> None:
+    """Raise ``ValueError`` for an integer hyper-parameter of the wrong type or out of bounds (counts 0–64,
+    widths and channel counts 1–8192 — ``label_nc``, ``c_dim`` from 0 —, ``image_size`` 1–65536)."""
+    for key, v in cfg.items():
+        if key in COUNTS or key in ("ngf", "ndf", "conv_dim", "input_nc", "output_nc", "c_dim", "label_nc", "image_size"):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"{arch}: {key} must be an integer, got {v!r}")
+            lo = 0 if key in COUNTS or key in ("c_dim", "label_nc") else 1
+            hi = MAX_COUNT if key in COUNTS else MAX_IMAGE_SIZE if key == "image_size" else MAX_WIDTH
+            if not lo <= v <= hi:
+                raise ValueError(f"{arch}: {key}={v} is out of range [{lo}, {hi}]")
 
 
 def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
