@@ -156,17 +156,30 @@ def _build(backend: str, precision: str, path: Path) -> Callable[..., torch.Tens
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads})
-    names = [i.get_any_name() for i in compiled.inputs]
-    out = compiled.output(0)
-    local = threading.local()
+    return _OpenVINORunner(compiled)
 
-    def run_ov(*args: torch.Tensor) -> torch.Tensor:
-        req = getattr(local, "req", None)
-        if req is None:
-            req = local.req = compiled.create_infer_request()
-        feeds = {n: a.detach().float().contiguous().cpu().numpy() for n, a in zip(names, args)}
-        return torch.from_numpy(req.infer(feeds)[out].copy())
-    return run_ov
+
+class _OpenVINORunner:
+    """One OpenVINO infer request of a compiled model, used under a lock (calls from several threads run one
+    after the other). Released request first, compiled model second: OpenVINO crashes when a request outlives
+    its compiled model, which closures and thread-locals cannot promise at garbage collection."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.names = [i.get_any_name() for i in compiled.inputs]
+        self.out = compiled.output(0)
+        self.request = compiled.create_infer_request()
+        self.lock = threading.Lock()
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        feeds = {n: a.detach().float().contiguous().cpu().numpy() for n, a in zip(self.names, args)}
+        with self.lock:
+            return torch.from_numpy(self.request.infer(feeds)[self.out].copy())
+
+    def __del__(self):
+        self.request = None
+        self.out = None
+        self.compiled = None
 
 
 __all__ = ["BACKENDS", "available", "cache_dir", "choose", "runner", "attached_bytes", "release", "exported_file"]

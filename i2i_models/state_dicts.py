@@ -83,8 +83,9 @@ def read_weights(path: str | Path, lazy: bool = False) -> dict:
                 f"torch.save(model.state_dict(), 'weights.pth').") from None
         raise CorruptCheckpointError(_not_a_checkpoint(path, size, msg)) from None
     except (RuntimeError, EOFError, OSError, ValueError, struct.error, KeyError, IndexError, AttributeError,
-            TypeError, MemoryError, OverflowError, RecursionError) as e:
-        # MemoryError/OverflowError: a damaged pickle declaring an absurd size (we never allocate what it claims)
+            TypeError, MemoryError, OverflowError, RecursionError, AssertionError) as e:
+        # MemoryError/OverflowError: a damaged pickle declaring an absurd size (we never allocate what it claims);
+        # AssertionError: torch's legacy reader on a damaged storage table (found by tests/fuzz_loaders.py)
         raise CorruptCheckpointError(_not_a_checkpoint(path, size, f"{type(e).__name__}: {e}")) from None
 
 

@@ -77,3 +77,20 @@ def hub(hub_server):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _restore_sigchld():
+    """A multi-worker DataLoader installs torch's SIGCHLD handler for the rest of the process; once OpenVINO
+    runs in the same process, a later child process's exit (any subprocess.run) then crashes the interpreter
+    with SIGSEGV (found when the export tests followed test_evaluate). Tests are separate programs in real
+    use: give each the SIGCHLD handling it started with."""
+    import signal
+
+    from torch.utils.data._utils import signal_handling
+
+    before = signal.getsignal(signal.SIGCHLD)
+    yield
+    if signal.getsignal(signal.SIGCHLD) is not before:
+        signal.signal(signal.SIGCHLD, before)
+        signal_handling._SIGCHLD_handler_set = False
