@@ -21,7 +21,7 @@ from .families import FAMILIES, domains_from_name
 from .families import family as family_of
 from .errors import ConfigError, CorruptCheckpointError, FamilyMismatchError, ModelNotFoundError, UnknownCheckpointError
 from .formats import Detection, complete_config, detect, split_roles
-from .state_dicts import WEIGHT_SUFFIXES, read_json, read_state_dict
+from .state_dicts import WEIGHT_SUFFIXES, read_json, read_state_dict, read_weights
 
 
 # File-name conventions of the reference codebases: (regex, codebase). Groups: role, step.
@@ -246,11 +246,13 @@ def _load_own_folder(path: Path, cfg: dict, family: str | None) -> I2IModel:
     with torch.device("meta"):  # size the networks the config describes before allocating them
         probe = cls(cfg)
     need = sum(t.numel() for t in probe.state_dict().values())
-    have = (path / "model.safetensors").stat().st_size
-    if need * 2 > have + (1 << 16):  # float16 is the smallest dtype we store
-        raise ConfigError(f"{path / 'config.json'} describes networks of {need:,} values, more than "
-                          f"model.safetensors ({have:,} bytes) can hold: the config does not belong to these weights; "
-                          f"restore or re-download the folder")
+    stored = read_weights(path / "model.safetensors", lazy=True)  # names and shapes only; corrupt files raise here
+    have = sum(t.numel() for t in stored.values() if isinstance(t, torch.Tensor))
+    if need > 2 * have + (1 << 22):  # grossly more (a damaged or foreign config): refuse before allocating it;
+        # a near miss goes on to the per-tensor shape check, whose message names the tensors
+        raise ConfigError(f"{path / 'config.json'} describes networks of {need:,} values, more than the {have:,} "
+                          f"model.safetensors holds: the config does not belong to these weights; restore or "
+                          f"re-download the folder")
     model = cls(cfg)
     model.load_weights_file(path / "model.safetensors")
     return model

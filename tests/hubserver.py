@@ -9,7 +9,9 @@ dataset and space repos. Blobs are content-addressed files in a data folder; ref
 in memory and mirrored to ``state.json`` there.
 
 Fault injection for tests that prove the suite notices a broken server: set ``server.fault`` to
-``"wrong_etag"`` (every file gets the same ETag) or ``"truncate_body"`` (GET bodies cut in half).
+``"wrong_etag"`` (every file gets the same ETag), ``"truncate_body"`` (GET bodies cut in half) or
+``"drop_commit"`` (the connection of a commit request is closed after its body arrived, with no answer and
+nothing committed: a network that drops mid-upload).
 
 Run by hand: ``python tests/hubserver.py --port 8765 --data /tmp/hub``, then ``HF_ENDPOINT=http://127.0.0.1:8765``.
 """
@@ -22,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -221,6 +224,10 @@ class Handler(BaseHTTPRequestHandler):
         segs = [unquote(s) for s in url.path.split("/")[1:]]
         try:
             self.server.request_log.append((self.command, url.path))
+            if self.server.fault == "drop_commit" and self.command == "POST" and "commit" in segs[-2:-1]:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self._route(segs)
         except HubError as e:
             self._error(e)

@@ -635,3 +635,85 @@ def test_fifty_prompts_leak_nothing_and_free_releases_our_models(comfy):
           f"{after_prompts:.0f} MiB, after POST /free {after_free:.0f} MiB")
     assert peak - before < 400, (before, peak)
     assert after_free - before < 60, (before, after_free)
+
+
+# ------------------------------------------------------------------------------------------- soak
+def _with_image(prompt: dict, image: str, batch: int) -> dict:
+    """An example's API prompt reading ``image`` from ComfyUI's input folder, repeated into a batch."""
+    p = json.loads(json.dumps(prompt))
+    load = next(k for k, n in p.items() if n["class_type"] == "LoadImage")
+    p[load]["inputs"]["image"] = image
+    if batch > 1:
+        p["900"] = {"class_type": "RepeatImageBatch", "inputs": {"image": [load, 0], "amount": batch}}
+        for n in p.values():
+            for k, v in n["inputs"].items():
+                if v == [load, 0] and n is not p["900"]:
+                    n["inputs"][k] = ["900", 0]
+    return p
+
+
+@pytest.mark.slow
+def test_soak_300_prompts_sizes_batches_cancels_and_unloads(comfy):
+    """300 prompts mixing the three families on random images (1 px to 2048², log-uniform sizes, RGB and RGBA,
+    batches of 1–3), with Cancel on some large ones and *Unload models* every 60: every prompt not cancelled
+    succeeds, every cancelled one stops, the server's memory stays bounded and its log has no error we did
+    not cause."""
+    import random
+
+    import numpy as np
+    from PIL import Image
+
+    rng = random.Random(7)
+    info = _get(comfy["url"] + "/object_info")
+    examples = [ui_to_api(_example(n), info) for n in ("pix2pix_line2color", "cyclegan_twemoji2noto", "stargan_edit_people")]
+    names = []
+    for i in range(24):
+        side = 2048 if i < 2 else int(round(2 ** rng.uniform(0, 10)))
+        h, w = side, max(1, int(side * rng.uniform(0.5, 1.5)))
+        if i < 2:
+            h, w = 2048, 2048
+        arr = (np.random.default_rng(i).random((h, w, 4 if i % 3 == 0 else 3)) * 255).astype("uint8")
+        name = f"soak_{i}_{h}x{w}.png"
+        Image.fromarray(arr).save(comfy["base"] / "input" / name)
+        names.append((name, h * w))
+    big = [n for n, px in names if px >= 1024 * 1024]
+    small = [n for n, px in names if px < 512 * 512]
+    log_start = len(comfy["log"].read_text())
+    first = None
+    peak = 0.0
+    ok = cancelled = finished_before_cancel = 0
+    t0 = time.time()
+    for i in range(300):
+        fam = i % 3
+        if i and i % 60 == 0:
+            _post(comfy["url"] + "/free", {"unload_models": True, "free_memory": True})
+        if i % 25 == 7:  # cancel a large image
+            pid = _queue(comfy, _with_image(examples[fam], rng.choice(big), 1))
+            time.sleep(rng.uniform(0.3, 1.5))
+            _post(comfy["url"] + "/interrupt", {})
+            h = _wait(comfy, pid, 600)
+            if any(m[0] == "execution_interrupted" for m in h["status"]["messages"]):
+                cancelled += 1
+            else:
+                assert h["status"]["status_str"] == "success", json.dumps(h["status"])[:2000]
+                finished_before_cancel += 1
+        else:
+            image = rng.choice(big) if i % 40 == 3 else rng.choice(small)
+            _run(comfy, _with_image(examples[fam], image, rng.choice((1, 1, 2, 3))))
+            ok += 1
+        rss = _rss_mib(comfy["pid"])
+        first = rss if first is None else first
+        peak = max(peak, rss)
+    took = time.time() - t0
+    _post(comfy["url"] + "/free", {"unload_models": True, "free_memory": True})
+    time.sleep(12)
+    final = _rss_mib(comfy["pid"])
+    log = comfy["log"].read_text()[log_start:]
+    bad = [line for line in log.splitlines() if ("Traceback" in line or "!!! Exception" in line or "ERROR" in line)
+           and "InterruptProcessingException" not in line and "Processing interrupted" not in line]
+    print(f"\nsoak: 300 prompts in {took:.0f} s ({ok} run, {cancelled} cancelled, {finished_before_cancel} finished "
+          f"before their cancel); RSS after the first {first:.0f} MiB, peak {peak:.0f} MiB, after /free {final:.0f} MiB")
+    assert ok + cancelled + finished_before_cancel == 300 and cancelled >= 6
+    assert not bad, bad[:10]
+    assert peak - first < 2500, (first, peak)
+    assert final - first < 300, (first, final)

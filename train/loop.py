@@ -10,6 +10,7 @@ and the Hub push. ``cli`` turns known errors into one ``error: …`` line.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -408,8 +409,20 @@ class Trainer:
         from huggingface_hub import HfApi
 
         api = HfApi()
-        repo = api.create_repo(self.args.push_to_hub, private=self.args.hub_private or None, exist_ok=True).repo_id
-        api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message=f"{what} ({self.recipe.family}, step {self.step})")
+        repo = self.args.push_to_hub
+        try:
+            repo = api.create_repo(repo, private=self.args.hub_private or None, exist_ok=True).repo_id
+            api.upload_folder(repo_id=repo, folder_path=str(folder),
+                              commit_message=f"{what} ({self.recipe.family}, step {self.step})")
+        except Exception as e:  # noqa: BLE001 - any network/Hub failure: the local folder is complete, say so
+            again = f"hf upload {shlex.quote(repo)} {shlex.quote(str(folder))} ."
+            if what != "final model":  # a checkpoint push: keep training, the final push comes later
+                log.warning("pushing the %s to %s failed (%s: %s); training goes on; push it later with: %s",
+                            what, repo, type(e).__name__, str(e)[:200], again)
+                return
+            raise PushError(f"the {what} is complete in {folder}, but pushing it to {repo} failed "
+                            f"({type(e).__name__}: {str(e)[:200]}); nothing on the Hub changed. Push it again with: "
+                            f"{again}") from e
         log.info("pushed %s to %s", folder, repo)
 
 
@@ -448,8 +461,14 @@ def check_sizes(recipe, crop: int) -> None:
         raise UsageError(f"--crop_size {crop} does not fit the {role} ({arch}): {why}; {hint}, or a smaller network")
 
 
+class PushError(UsageError):
+    """Training finished and saved its model, but the Hub push failed (the message says how to push again)."""
+
+
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (UsageError, ValueError, FileNotFoundError, NotADirectoryError,
                                                  PermissionError)
+# a full disk, a file-size limit, a full quota or a read-only filesystem: one line, not a traceback
+DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS)
 
 
 def cli(main_fn, argv: list[str] | None = None) -> int:
@@ -471,6 +490,13 @@ def cli(main_fn, argv: list[str] | None = None) -> int:
             raise
         msg = str(e).strip() or type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if debug or e.errno not in DISK_ERRNOS:
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}: free space (or raise the limit) and continue the run with --resume; "
+              f"the last complete checkpoint is intact", file=sys.stderr)
         return 2
 
 

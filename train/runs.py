@@ -12,6 +12,7 @@ Layout (``--checkpoints_dir/--name``)::
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -163,8 +164,12 @@ class Checkpoints:
                 shutil.rmtree(final)
             os.replace(tmp, final)
             atomic_write(self.dir / "LATEST", name)
-        except BaseException:
+        except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
+            m = re.search(r"os error (\d+)", str(e)) if not isinstance(e, OSError) else None
+            if m:  # safetensors reports a failed write (full disk …) as its own error: make it the OSError it is
+                code = int(m.group(1))
+                raise OSError(code, os.strerror(code), str(self.dir / name)) from e
             raise
         kept = sorted(p for p in self.dir.iterdir() if p.is_dir() and p.name.startswith("step_"))
         for old in kept[:-max(1, self.keep_last)]:
