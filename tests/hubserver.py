@@ -11,7 +11,8 @@ in memory and mirrored to ``state.json`` there.
 Fault injection for tests that prove the suite notices a broken server: set ``server.fault`` to
 ``"wrong_etag"`` (every file gets the same ETag), ``"truncate_body"`` (GET bodies cut in half) or
 ``"drop_commit"`` (the connection of a commit request is closed after its body arrived, with no answer and
-nothing committed: a network that drops mid-upload).
+nothing committed: a network that drops mid-upload) or ``"slow_commit"`` (a commit hangs 20 s and is then
+dropped unapplied: time to kill the client mid-push).
 
 Run by hand: ``python tests/hubserver.py --port 8765 --data /tmp/hub``, then ``HF_ENDPOINT=http://127.0.0.1:8765``.
 """
@@ -224,6 +225,10 @@ class Handler(BaseHTTPRequestHandler):
         segs = [unquote(s) for s in url.path.split("/")[1:]]
         try:
             self.server.request_log.append((self.command, url.path))
+            if self.server.fault == "slow_commit" and self.command == "POST" and "commit" in segs[-2:-1]:
+                time.sleep(20)  # a client killed meanwhile: its commit is never applied (connection gone)
+                self.close_connection = True
+                return
             if self.server.fault == "drop_commit" and self.command == "POST" and "commit" in segs[-2:-1]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

@@ -85,3 +85,30 @@ def test_a_hub_that_drops_the_upload_leaves_the_model_and_the_repo_intact_and_a_
     again = i2i_models.load(repo)
     for k, v in model.state_dict().items():
         assert (again.state_dict()[k] == v).all()
+
+
+def test_a_training_killed_during_its_hub_push_leaves_model_and_repo_intact(tmp_path, hub):
+    import os
+    import signal
+    import time
+
+    data = _sample(tmp_path)
+    repo = hub.repo_id("killed")
+    hub.fault = "slow_commit"
+    a = _args(tmp_path, data, steps=3, name="kill") + ["--push_to_hub", repo]
+    proc = subprocess.Popen([sys.executable, "-m", "train.pix2pix", *a], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not any(m == "POST" and "/commit/" in p and "killed" in p for m, p in hub.request_log):
+        assert proc.poll() is None and time.time() < deadline, "the push never reached its commit"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-push
+    proc.wait()
+    hub.fault = None
+    final = tmp_path / "kill" / "final"
+    model = i2i_models.load(str(final))
+    api = HfApi()
+    assert "model.safetensors" not in api.list_repo_files(repo)
+    api.upload_folder(repo_id=repo, folder_path=str(final), commit_message="re-push")
+    again = i2i_models.load(repo)
+    assert all((again.state_dict()[k] == v).all() for k, v in model.state_dict().items())
