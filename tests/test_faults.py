@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from huggingface_hub import HfApi
 
 import i2i_models
