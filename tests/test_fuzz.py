@@ -192,3 +192,21 @@ def test_translate_from_several_threads_at_once_equals_serial_calls(models, back
         parallel = list(pool.map(lambda j: i2i_models.translate(j[0], j[1], backend=backend, **j[2]), jobs))
     for a, b in zip(serial, parallel):
         assert torch.equal(a, b)
+
+
+def test_damaged_pickles_that_broke_torch_load_are_corrupt_checkpoints(tmp_path):
+    import io
+    import re
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "latest_net_G.pth").write_bytes(b"XS;&\xb0\x92\xb6\x8aC\xb5\xd5")  # fuzz case: MemoryError
+    with pytest.raises(CorruptCheckpointError):
+        i2i_models.load(str(tmp_path / "a" / "latest_net_G.pth"))
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    key = re.findall(rb"\d{6,}", data)[-1]  # the storage table names a storage the pickle never made
+    i = data.rindex(key)
+    (tmp_path / "b.pth").write_bytes(data[:i] + b"9" * len(key) + data[i + len(key):])
+    with pytest.raises(CorruptCheckpointError):  # was torch's AssertionError
+        i2i_models.load(str(tmp_path / "b.pth"))
