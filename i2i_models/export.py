@@ -118,10 +118,8 @@ def _trace(net: Network, args: tuple[torch.Tensor, ...]) -> bytes:
                 torch.onnx.export(net, args, buf, dynamo=False, input_names=names, output_names=["output"],
                                   dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
             except TypeError:  # a torch without the TorchScript exporter
-                dims = {"batch": torch.export.Dim("batch"), "height": torch.export.Dim.DYNAMIC}
-                shapes = [{0: dims["batch"], 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}]
-                if len(args) > 1:
-                    shapes.append({0: dims["batch"]})
+                batch, dyn = torch.export.Dim("batch"), torch.export.Dim.DYNAMIC
+                shapes = [{0: batch, 2: dyn, 3: dyn}] + ([{0: batch}] if len(args) > 1 else [])
                 prog = torch.onnx.export(net, args, dynamo=True, input_names=names, output_names=["output"],
                                          dynamic_shapes=tuple(shapes), opset_version=max(OPSET, 18))
                 prog.save(buf)

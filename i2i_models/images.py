@@ -22,27 +22,15 @@ def from_pil(images) -> tuple[torch.Tensor, Callable[[torch.Tensor], object]]:
     Raises ``ValueError`` for an empty list or mixed sizes.
     """
     import numpy as np
-    from PIL import Image
 
-    single = isinstance(images, Image.Image)
-    items = [images] if single else list(images)
-    if not items:
-        raise ValueError("no images given")
-    arrays = []
-    for im in items:
+    def read(im):
         if im.mode not in ("L", "LA", "RGB", "RGBA"):
             im = im.convert("RGBA" if ("transparency" in im.info or im.mode in ("PA",)) else "RGB")
         a = np.asarray(im, dtype=np.float32) / 255.0
-        arrays.append(a[..., None] if a.ndim == 2 else a)
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1:
-        raise ValueError(f"images of one call must share size and mode; got {sorted(shapes)}: resize them first")
-    x = torch.from_numpy(np.stack(arrays))
+        return a[..., None] if a.ndim == 2 else a
 
-    def back(y: torch.Tensor):
-        return _to_pil(y, single)
-
-    return x, back
+    arrays, single = _pil_stack(images, read, "images", "share size and mode (resize them first)")
+    return torch.from_numpy(arrays), lambda y: _to_pil(y, single)
 
 
 def check_bhwc(x: torch.Tensor) -> torch.Tensor:
@@ -160,19 +148,30 @@ def pil_label_ids(images) -> tuple[torch.Tensor, Callable[[torch.Tensor], object
     I;16 are read as they are; of other modes (RGB …) the first channel. Raises ``ValueError`` for an empty
     list or mixed sizes."""
     import numpy as np
+
+    def read(im):
+        a = np.asarray(im) if im.mode in ("L", "P", "I", "I;16") else np.asarray(im.convert("RGB"))[..., 0]
+        return a.astype(np.int64)
+
+    arrays, single = _pil_stack(images, read, "label maps", "share one size")
+    return torch.from_numpy(arrays), lambda y: _to_pil(y, single)
+
+
+def _pil_stack(images, read: Callable, what: str, rule: str):
+    """One PIL image or a list -> (numpy stack of ``read(image)`` for each, whether one image was given).
+    Raises ``ValueError`` for an empty list or arrays of different shapes."""
+    import numpy as np
     from PIL import Image
 
     single = isinstance(images, Image.Image)
     items = [images] if single else list(images)
     if not items:
-        raise ValueError("no label maps given")
-    arrays = []
-    for im in items:
-        a = np.asarray(im) if im.mode in ("L", "P", "I", "I;16") else np.asarray(im.convert("RGB"))[..., 0]
-        arrays.append(a.astype(np.int64))
-    if len({a.shape for a in arrays}) != 1:
-        raise ValueError(f"label maps of one call must share one size; got {sorted({a.shape for a in arrays})}")
-    return torch.from_numpy(np.stack(arrays)), lambda y: _to_pil(y, single)
+        raise ValueError(f"no {what} given")
+    arrays = [read(im) for im in items]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"{what} of one call must {rule}; got {sorted(shapes)}")
+    return np.stack(arrays), single
 
 
 def _to_pil(y: torch.Tensor, single: bool):

@@ -339,7 +339,29 @@ class Attention(Node):
         return attention_output(self.xs[0].rows(a, b).float(), self.xs[1].rows(a, b).float(), self.output_nc)
 
 
-class ConvNode(Stored):
+class Computed(Stored):
+    """A stored tensor computed once, when it is first read: a subclass fills it band by band (``write``) in
+    :meth:`compute`; afterwards the stored nodes it read are released."""
+
+    done = False
+
+    def compute(self) -> None:
+        raise NotImplementedError
+
+    def ensure(self):
+        if self.done:
+            return
+        self.compute()
+        self.done = True
+        for src in self.sources:
+            src.release()
+
+    def rows(self, a, b):
+        self.ensure()
+        return super().rows(a, b)
+
+
+class ConvNode(Computed):
     """A ``Conv2d`` or ``ConvTranspose2d`` evaluated band by band into storage."""
 
     def __init__(self, x: Node, m: nn.Module, ctx: Context):
@@ -358,16 +380,13 @@ class ConvNode(Stored):
             H = (x.H + 2 * ph - kh) // sh + 1
             W = (x.W + 2 * pw - kw) // sw + 1
         super().__init__(m.out_channels, H, W, ctx)
-        self.done = False
         per_out_row = (self.C * W + self.x.C * x.W * max(1, sh if not self.transposed else 1)) * 4 * 3
         self.step = _band_rows(per_out_row, ctx.band_bytes)
         self.n_bands = math.ceil(H / self.step)
         ctx.convs.append(self)
         ctx.materializers.append(self)
 
-    def ensure(self):
-        if self.done:
-            return
+    def compute(self):
         self.x.ensure()
         m, ctx = self.m, self.ctx
         w = m.weight
@@ -379,12 +398,9 @@ class ConvNode(Stored):
                 self.write(a, y.cpu())
                 if ctx.progress:
                     ctx.progress()
-        self.done = True
-        for src in self.sources:
-            src.release()
 
     def _band(self, a: int, e: int, w, b) -> torch.Tensor:
-        (kh, kw), (sh, sw), (ph, pw) = self.m.kernel_size, self.m.stride, self.m.padding
+        (kh, _), (sh, sw), (ph, pw) = self.m.kernel_size, self.m.stride, self.m.padding
         Hin = self.x.H
         mf = torch.channels_last if self.ctx.channels_last else torch.contiguous_format
         if not self.transposed:
@@ -404,12 +420,8 @@ class ConvNode(Stored):
             y = torch.cat([y, fill.to(y.dtype).expand(1, self.C, e - a - y.shape[2], self.W)], 2)
         return y
 
-    def rows(self, a, b):
-        self.ensure()
-        return super().rows(a, b)
 
-
-class AvgPoolNode(Stored):
+class AvgPoolNode(Computed):
     """An ``AvgPool2d`` (any kernel/stride/padding; ``count_include_pad`` either way, e.g. pix2pixHD's input
     pyramid) evaluated band by band into storage: sums and counts of the window over zero-padded rows,
     divided, which is what the pool computes."""
@@ -422,13 +434,10 @@ class AvgPoolNode(Stored):
         H = (x.H + 2 * p[0] - k[0]) // s[0] + 1
         W = (x.W + 2 * p[1] - k[1]) // s[1] + 1
         super().__init__(x.C, H, W, ctx)
-        self.done = False
         self.step = _band_rows((self.C * W + self.x.C * x.W * s[0]) * 4 * 3, ctx.band_bytes)
         ctx.materializers.append(self)
 
-    def ensure(self):
-        if self.done:
-            return
+    def compute(self):
         self.x.ensure()
         (kh, kw), (sh, sw), (ph, pw) = self.k, self.s, self.p
         for a in range(0, self.H, self.step):
@@ -443,44 +452,27 @@ class AvgPoolNode(Stored):
                 ones = F.pad(torch.ones(1, 1, x.shape[2], x.shape[3]), pad)
                 y = total / (F.avg_pool2d(ones, (kh, kw), (sh, sw)) * (kh * kw))
             self.write(a, y)
-        self.done = True
-        for src in self.sources:
-            src.release()
-
-    def rows(self, a, b):
-        self.ensure()
-        return super().rows(a, b)
 
 
 def _pair(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
-class Add(Stored):
+class Add(Computed):
     """A residual sum, materialised (so chains of residual blocks are read once, not re-summed)."""
 
     def __init__(self, x: Node, y: Node, ctx: Context):
         super().__init__(x.C, x.H, x.W, ctx)
         self.x, self.y, self.ctx = x, y, ctx
-        self.done = False
         ctx.materializers.append(self)
         self.step = _band_rows(self.C * self.W * 4 * 4, ctx.band_bytes)
 
-    def ensure(self):
-        if self.done:
-            return
+    def compute(self):
         self.x.ensure()
         self.y.ensure()
         for a in range(0, self.H, self.step):
             e = min(self.H, a + self.step)
             self.write(a, self.x.rows(a, e).float() + self.y.rows(a, e).float())
-        self.done = True
-        for src in self.sources:
-            src.release()
-
-    def rows(self, a, b):
-        self.ensure()
-        return super().rows(a, b)
 
 
 # ---------------------------------------------------------------------------------------------------
