@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("inputs", nargs="+", help="input image files")
     pt.add_argument("--out", required=True, help="output file (one input) or folder")
     pt.add_argument("--direction", choices=["AtoB", "BtoA"], help="CycleGAN direction (default: the first available)")
+    pt.add_argument("--strength", type=float,
+                    help="CycleGAN: how strongly to translate (1 = the translation, 0 = unchanged, -1 = the other "
+                         "direction; any value for models trained with --conditional)")
     pt.add_argument("--strengths", default="", help="StarGAN: attribute strengths, e.g. 'Woman=1, Skin_Dark=1'")
     pt.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="inference precision")
     pt.add_argument("--tiled", action="store_true", help="force exact streamed tiles (auto for large images)")
@@ -192,6 +195,11 @@ def _translate(model, args) -> int:
         raise ValueError(f"--strengths is for StarGAN models; this is a {model.family} model")
     if args.direction:
         spec.generator(model, args.direction)  # raises, naming what the model has
+    if args.strength is not None:
+        if not hasattr(spec, "condition"):
+            raise ValueError(f"--strength is for CycleGAN models; this is a {model.family} model"
+                             + (" (use --strengths)" if spec.conditional else ""))
+        spec.condition(model, args.direction, args.strength)  # raises for a strength the model cannot honour
     if many:
         out.mkdir(parents=True, exist_ok=True)
     for i, src in enumerate(args.inputs):
@@ -202,7 +210,7 @@ def _translate(model, args) -> int:
         if spec.conditional:
             y = edit(model, img, strengths, **opts)
         else:
-            y = translate(model, img, direction=args.direction, **opts)
+            y = translate(model, img, direction=args.direction, strength=args.strength, **opts)
         dest = out / (Path(src).stem + ".png") if many else out
         y.save(dest)
         print(f"wrote {dest}")

@@ -118,7 +118,9 @@ def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = No
     in [0, 1] the edit started from, detected or given, in the order of ``model.attributes``).
 
     Args:
-        strengths: ``{"Blond_Hair": 1.0, "Male": -0.5}``; 0 or absent = keep; see the module docstring. When
+        strengths: ``{"Blond_Hair": 1.0, "Male": -0.5}``; 0 or absent = keep; see the module docstring. A
+            model trained on several datasets (``train.stargan --datasets``) edits one dataset's attributes
+            per pass, with that dataset's mask vector, in dataset order (e.g. gender, then style). When
             every strength is 0 nothing is asked to change, and the images come back unchanged (a copy,
             without running the network: a generator asked for an image's own labels only approximates it).
         source: the images' own attributes: ``None`` (detected by the discriminator's classifier), a
@@ -143,7 +145,12 @@ def edit(model: StarGANModel, images, strengths: Mapping[str, float] | None = No
     changes = any(float(v) for v in strengths.values())
     lab = _source_labels(model, x, source) if changes or return_attributes else None
     if changes:
-        out = translate(model, x, labels=target_labels(model, lab, strengths), **options)
+        target = target_labels(model, lab, strengths)
+        out = x
+        # one pass per dataset whose attributes change (the mask vector selects one dataset's labels per pass;
+        # a one-dataset model makes one pass)
+        for k in sorted({model.dataset_of(a) for a, v in strengths.items() if float(v)}):
+            out = translate(model, out, labels=model.condition(target, k), **options)
     else:
         out = x.clone()
     out = back(out) if back is not None else out

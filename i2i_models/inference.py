@@ -149,6 +149,7 @@ class TranslateOptions:
     """Everything :func:`translate` can be told (see its docstring for each option)."""
 
     direction: str | None = None
+    strength: float | None = None
     labels: Any = None
     batch_size: int = 4
     device: str | torch.device | None = None
@@ -228,6 +229,11 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
         options: a :class:`TranslateOptions`, or the same fields as keyword arguments:
 
             direction: CycleGAN ``"AtoB"`` (G_A) or ``"BtoA"`` (G_B); default the first available.
+            strength: CycleGAN only (``None`` = 1): 0 returns the images unchanged (a copy; the network does
+                not run), 1 is the trained translation; a conditional model (``train.cyclegan
+                --conditional``) takes any value — between 0 and 1 a partial translation, beyond 1 an
+                exaggerated one, negative the other direction — and a two-generator model 1 or −1 (the other
+                generator). See :mod:`i2i_models.families.cyclegan`.
             labels: StarGAN target labels [B, c_dim] or [c_dim] (float; see :func:`i2i_models.edit` for
                 strengths relative to the image's own attributes).
             batch_size: images per forward (chunks bound memory; results do not depend on it).
@@ -284,7 +290,10 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
         options = TranslateOptions(**kwargs)
     elif kwargs:
         options = dataclasses.replace(options, **kwargs)
+    options = _condition(model, options)
     net = select_generator(model, options.direction)
+    if options.strength is not None and float(options.strength) == 0:
+        return _unchanged(images)
     batch = _prepare(images, net, options)
     home = next(net.parameters()).device
     dev = torch.device(options.device) if options.device is not None else home
@@ -302,6 +311,33 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
         if moved:
             net.to(home)
     return _finish(result, batch, options)
+
+
+def _condition(model, options: TranslateOptions) -> TranslateOptions:
+    """``direction``/``strength`` as the model's family turns them into a generator and its condition (the
+    conditional CycleGAN's domain code, :meth:`i2i_models.families.cyclegan._CycleGAN.condition`); explicit
+    ``labels`` are kept. Raises ``ValueError`` for a strength the model cannot honour."""
+    fam = family(model) if isinstance(model, I2IModel) else None
+    if fam is None or not hasattr(fam, "condition"):
+        if options.strength is not None and float(options.strength) != 1:
+            raise ValueError("strength is for CycleGAN models; StarGAN attributes take strengths through "
+                             "i2i_models.edit(model, images, strengths={...})")
+        return options
+    if options.labels is not None and getattr(model, "conditional", False):
+        if options.strength is not None:
+            raise ValueError("give either labels (the raw domain code) or strength, not both")
+        return options
+    direction, labels = fam.condition(model, options.direction, options.strength)
+    return dataclasses.replace(options, direction=direction, labels=labels if labels is not None else options.labels)
+
+
+def _unchanged(images):
+    """The images given back as they came (strength 0): a tensor copy, or copies of PIL images."""
+    if isinstance(images, torch.Tensor):
+        return images.clone()
+    if isinstance(images, (list, tuple)):
+        return [i.copy() for i in images]
+    return images.copy()
 
 
 def _backend(options: TranslateOptions, p: Plan) -> str:
@@ -453,7 +489,7 @@ def _rng(device: torch.device, seed: int | None, index: int, active: bool):
 def _labels(labels, c_dim: int, batch: int) -> torch.Tensor | None:
     if not c_dim:
         if labels is not None:
-            raise ValueError("labels are only used by StarGAN models")
+            raise ValueError("labels are only used by conditional models (StarGAN, conditional CycleGAN)")
         return None
     if labels is None:
         raise ValueError(f"this StarGAN model needs target labels (c_dim={c_dim}): pass labels=[...] of length "

@@ -323,6 +323,21 @@ class Cat(Node):
         return torch.cat([x.rows(a, b).float() for x in self.xs], 1)
 
 
+class Modulate(Node):
+    """``x`` times each of ``values`` [k] (constants), concatenated: [k·C] channels (lazy, per band)."""
+
+    def __init__(self, x: Node, values: torch.Tensor):
+        self.x, self.values = x, values.float().flatten()
+        self.C, self.H, self.W = x.C * self.values.numel(), x.H, x.W
+
+    def ensure(self):
+        self.x.ensure()
+
+    def rows(self, a, b):
+        t = self.x.rows(a, b).float()
+        return torch.cat([t * v for v in self.values.tolist()], 1)
+
+
 class Attention(Node):
     """The attention-mask blend of a generator's input and its [colour, mask] output (lazy, per band)."""
 
@@ -510,6 +525,10 @@ class Graph:
     def const(self, values: torch.Tensor, H: int, W: int) -> Node:
         """Channels constant over the image (e.g. StarGAN's tiled labels [c_dim])."""
         return Const(values, H, W)
+
+    def modulate(self, x: Node, values: torch.Tensor) -> Node:
+        """``cat([x · v for v in values])``: an image scaled by each label (conditional ResNet generators)."""
+        return Modulate(x, values)
 
     def attention(self, x: Node, y: Node, output_nc: int) -> Node:
         """The attention-mask blend of input ``x`` and raw output ``y`` (colour + mask channels)."""

@@ -13,6 +13,9 @@ from .common import working_size as resolve_size
 from .runtime import ModelHandle, run
 
 GENERIC = ["A → B", "B → A"]
+STRENGTH_TIP = ("How strongly to translate: 1 = the model's translation, 0 = the image unchanged, -1 = the other "
+                "direction. Models trained with --conditional (one generator for both directions) take any value: "
+                "between 0 and 1 a partial translation, beyond 1 an exaggerated one. Other models: 1, 0 or -1.")
 DIRECTION_TIP = ("Which way to translate, named after the model's domains (A → B uses G_A, B → A uses G_B). "
                  "A single-generator checkpoint offers only its own direction.")
 
@@ -66,18 +69,32 @@ class CycleGANTranslate(io.ComfyNode):
                 working_size_input("image"),
                 precision_input(),
                 backend_input(),
+                io.Float.Input("strength", default=1.0, min=-3.0, max=3.0, step=0.05, optional=True,
+                               display_mode=io.NumberDisplay.slider, tooltip=STRENGTH_TIP),
             ],
             outputs=[io.Image.Output(display_name="image")])
 
     @classmethod
     def execute(cls, cyclegan_model: ModelHandle, image, reverse: bool = False, working_size: str = "image",
-                precision: str = "auto", backend: str = "auto") -> io.NodeOutput:
+                precision: str = "auto", backend: str = "auto", strength: float = 1.0) -> io.NodeOutput:
         direction = cyclegan_model.direction
+        model = cyclegan_model.model
         if reverse:
             direction = "BtoA" if direction == "AtoB" else "AtoB"
-            if direction not in cyclegan_model.model.directions:
-                label = models.direction_label(cyclegan_model.model.domains, direction)
+            if direction not in model.directions:
+                label = models.direction_label(model.domains, direction)
                 raise ValueError(f"reverse asks for {label}, but {cyclegan_model.name} has only one generator; "
                                  f"turn reverse off or load a checkpoint with both")
+        s = float(strength)
+        if s == -1 and not model.conditional:
+            other = "BtoA" if direction == "AtoB" else "AtoB"
+            if other not in model.directions:
+                label = models.direction_label(model.domains, other)
+                raise ValueError(f"strength -1 asks for {label}, but {cyclegan_model.name} has only one generator; "
+                                 f"set strength to 1 or load a checkpoint with both")
+        if s not in (0.0, 1.0, -1.0) and not model.conditional:
+            raise ValueError(f"strength {s:g} needs a strength-controlled CycleGAN (trained with `python -m "
+                             f"train.cyclegan --conditional`); {cyclegan_model.name} has one generator per direction, "
+                             f"so set strength to 1 (the translation), 0 (unchanged) or -1 (the other direction)")
         return io.NodeOutput(run(cyclegan_model, translate, image, precision, direction=direction, backend=backend,
-                                 **resolve_size(cyclegan_model.model, working_size)))
+                                 strength=s, **resolve_size(model, working_size)))

@@ -390,7 +390,8 @@ def _load(page, wf: dict) -> list[dict]:
 
 
 # optional widgets added to a node after release, in order, with their defaults
-ADDED_WIDGETS = {"I2I_CycleGANTranslate": [("backend", "auto")], "I2I_Pix2PixTranslate": [("backend", "auto")]}
+ADDED_WIDGETS = {"I2I_CycleGANTranslate": [("backend", "auto"), ("strength", 1.0)],
+                 "I2I_Pix2PixTranslate": [("backend", "auto")]}
 
 
 def test_workflows_reload_in_the_real_frontend_with_values_intact(comfy, browser):

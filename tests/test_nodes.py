@@ -59,6 +59,9 @@ def _model_files(root):
     both = i2i_models.CycleGANModel({"domains": {"A": "cat", "B": "dog"}, "networks": {
         "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}})
     randomize_(both).save(root / "cats-dogs")
+    cond = i2i_models.CycleGANModel({"domains": {"A": "twemoji", "B": "noto"}, "networks": {
+        "generator": {"arch": "resnet", "ngf": 8, "n_blocks": 1, "c_dim": 1}}})
+    randomize_(cond).save(root / "twemoji-noto-strength")
     from i2i_models.networks import StarGANDiscriminator, StarGANGenerator
 
     star = i2i_models.StarGANModel({"attributes": ["Man", "Woman", "Smile"], "attribute_groups": [["Man", "Woman"]],
@@ -152,7 +155,37 @@ def test_translate_nodes_use_the_fastest_exact_backend_on_cpu_unless_told(pack):
     with pytest.raises(ValueError, match="cannot run test-time dropout"):
         pack.Pix2PixTranslate.execute(p2p, big, test_time_dropout=True, seed=3, backend="openvino")
     names = [i.id for i in pack.CycleGANTranslate.define_schema().inputs]
-    assert names[-1] == "backend"  # added last: saved workflows keep their widget values in place
+    assert names[-2:] == ["backend", "strength"]  # added last: saved workflows keep their widget values in place
+
+
+def test_cyclegan_translate_strength(pack):
+    """The strength control: a conditional model (one generator, domain code) translates partially, fully,
+    exaggerated or the other way; 0 returns the image; a two-generator model takes 1, 0 and -1 only."""
+    cond = out(pack.LoadCycleGAN.execute(model={"model": "twemoji-noto-strength/", "direction": "twemoji → noto"}))
+    assert cond.model.conditional and cond.model.directions == ["AtoB", "BtoA"]
+    img = torch.rand(2, 36, 40, 3)
+    assert torch.equal(out(pack.CycleGANTranslate.execute(cond, img, strength=0.0)), img)
+    g = cond.model.generator
+    x = img.permute(0, 3, 1, 2) * 2 - 1
+
+    def direct(code):  # the generator itself with the domain code
+        with torch.no_grad():
+            return ((g(x, torch.full((2, 1), code)) + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
+    for s, code in ((1.0, 1.0), (0.5, 0.5), (1.5, 1.5), (-1.0, -1.0)):
+        y = out(pack.CycleGANTranslate.execute(cond, img, strength=s, backend="torch"))
+        torch.testing.assert_close(y, direct(code), atol=1e-5, rtol=0)
+    # reverse flips the sign: noto → twemoji at 0.5 is code -0.5
+    y = out(pack.CycleGANTranslate.execute(cond, img, reverse=True, strength=0.5, backend="torch"))
+    torch.testing.assert_close(y, direct(-0.5), atol=1e-5, rtol=0)
+    two = out(pack.LoadCycleGAN.execute(model={"model": "cats-dogs/", "direction": "cat → dog"}))
+    assert torch.equal(out(pack.CycleGANTranslate.execute(two, img, strength=0.0)), img)
+    assert torch.equal(out(pack.CycleGANTranslate.execute(two, img, strength=-1.0, backend="torch")),
+                       out(pack.CycleGANTranslate.execute(two, img, reverse=True, backend="torch")))
+    with pytest.raises(ValueError, match="--conditional"):
+        pack.CycleGANTranslate.execute(two, img, strength=0.5)
+    one = out(pack.LoadCycleGAN.execute(model={"model": "horse2zebra/", "direction": "horse → zebra"}))
+    with pytest.raises(ValueError, match="only one generator"):
+        pack.CycleGANTranslate.execute(one, img, strength=-1.0)
 
 
 def test_pix2pix_nodes_and_test_time_dropout_seed(pack):

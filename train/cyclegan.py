@@ -5,6 +5,10 @@ measurement (README, Quality): nearest-upsample + conv generators, an EMA of the
 ``--reframe_A auto``, a zoom measured from the training images when the two styles frame their subjects
 differently (1, i.e. off, for photos); ``--upsample transpose --ema 0 --reframe_A 1`` is the reference model.
 
+``--conditional`` trains **one** generator and one discriminator for both directions instead, the domain
+given as a code (+1 = B, -1 = A) - strength-controlled translation (``translate(..., strength=s)``, the
+CycleGAN Translate node's ``strength``); see :meth:`CycleGANRecipe.conditional_step`.
+
 With no --dataset it trains briefly on the embedded Twemoji <-> Noto sample (train/data). Data:
 trainA/ trainB/ (valA/ valB/ with same-name pairs enable L1/PSNR/SSIM to the true translation), or a
 Hub dataset (--dataset user/name --column_A a --column_B b).
@@ -63,6 +67,14 @@ class CycleGANConfig(TrainConfig, PatchGANOptions, MaskPenaltyOptions):
     column_B: str = opt("B", "Hub dataset: column with domain B images", group="CycleGAN")
     domain_A: str | None = opt(None, "name of domain A (e.g. horse), shown in ComfyUI", group="CycleGAN")
     domain_B: str | None = opt(None, "name of domain B (e.g. zebra)", group="CycleGAN")
+    conditional: bool = opt(False, "one generator G(x, c) and one discriminator for both directions, the domain as "
+                                   "a code c (+1 = B, -1 = A; a PatchGAN sees it as an extra channel), trained with the "
+                                   "cycle losses both ways and a self-supervised term (an image asked for its own "
+                                   "domain, at any strength from 0 to 1, comes back unchanged). The code's magnitude "
+                                   "then sets the strength of the translation: 0 unchanged, 1 the trained "
+                                   "translation, >1 exaggerated, the sign the direction (label-free: the input's "
+                                   "domain need not be known). ResNet generators, --reframe_A 1",
+                           group="CycleGAN", flag="store_true")
 
     @classmethod
     def _from_v1(cls, d):
@@ -72,13 +84,19 @@ class CycleGANConfig(TrainConfig, PatchGANOptions, MaskPenaltyOptions):
 
 class CycleGANRecipe(Recipe):
     family = "cyclegan"
-    optimizer_groups = {"G": ("G_A", "G_B"), "D": ("D_A", "D_B")}
+    optimizer_groups = {"G": ("G_A", "G_B", "generator"), "D": ("D_A", "D_B", "discriminator")}
     best_metric = ("AtoB_l1", "min")
     config = CycleGANConfig
 
     def reframe_scale(self) -> float:
-        """``--reframe_A`` as a number: given, or estimated from the training images (``auto``)."""
+        """``--reframe_A`` as a number: given, or estimated from the training images (``auto``); 1 for
+        ``--conditional`` (one generator serves both directions, so there is no per-direction zoom)."""
         spec = str(self.args.reframe_A).strip().lower()
+        if self.args.conditional:
+            if spec not in ("auto", "1", "1.0"):
+                raise D.DataError(f"--reframe_A {self.args.reframe_A} cannot be used with --conditional (one generator "
+                                  "serves both directions); leave it out")
+            return 1.0
         if spec != "auto":
             try:
                 scale = float(spec)
@@ -95,15 +113,32 @@ class CycleGANRecipe(Recipe):
     def build_model(self) -> CycleGANModel:
         a = self.args
         s = self.reframe_scale()
-        nets = {"G_A": define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample, a.attention_mask,
+        if a.conditional:
+            if a.input_nc != a.output_nc:
+                raise D.DataError(f"--conditional needs the same channels in both domains (one generator serves both "
+                                  f"directions); got --input_nc {a.input_nc} --output_nc {a.output_nc}")
+            try:
+                G = define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample,
+                             a.attention_mask, c_dim=1)
+            except ValueError as e:
+                raise D.DataError(f"--conditional: {e}") from None
+            nets = {"generator": G,
+                    "discriminator": define_D(a.netD, a.output_nc + 1, a.ndf, a.n_layers_D, a.norm, a.num_D,
+                                              a.spectral_norm)}
+        else:
+            nets = self._two_generators(s)
+        return CycleGANModel({"networks": {k: v.config for k, v in nets.items()}, "image_size": a.crop_size,
+                              "domains": {"A": a.domain_A or "A", "B": a.domain_B or "B"}, "license": a.license,
+                              "dataset": Path(str(a.dataset)).name})
+
+    def _two_generators(self, s: float) -> dict:
+        a = self.args
+        return {"G_A": define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample, a.attention_mask,
                                reframe_input=s),
                 "G_B": define_G(a.netG, a.output_nc, a.input_nc, a.ngf, a.norm, not a.no_dropout, a.upsample, a.attention_mask,
                                reframe_output=1 / s),
                 "D_A": define_D(a.netD, a.output_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm),
                 "D_B": define_D(a.netD, a.input_nc, a.ndf, a.n_layers_D, a.norm, a.num_D, a.spectral_norm)}
-        return CycleGANModel({"networks": {k: v.config for k, v in nets.items()}, "image_size": a.crop_size,
-                              "domains": {"A": a.domain_A or "A", "B": a.domain_B or "B"}, "license": a.license,
-                              "dataset": Path(str(a.dataset)).name})
 
     def __init__(self, args, device, dist):
         super().__init__(args, device, dist)
@@ -147,9 +182,89 @@ class CycleGANRecipe(Recipe):
         sigma = self.args.cycle_noise
         return fake + sigma * torch.randn_like(fake) if sigma > 0 else fake
 
+    @staticmethod
+    def d_input(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """The conditional discriminator's input: image [B, C, H, W] with the domain code [B, 1] as a constant
+        extra channel -> [B, C+1, H, W] (the conditioning of conditional PatchGANs, e.g. pix2pix's
+        ``cat(A, B)``)."""
+        return torch.cat([x, code.to(x.dtype).view(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:])], 1)
+
+    def conditional_step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:
+        """One step of the conditional model (``--conditional``): one generator ``G(x, c)``, one PatchGAN
+        ``D(cat(x, c))``, domain codes ``c = -1`` (A) / ``+1`` (B). With ``x = cat(A, B)`` and ``t`` the other
+        domain's codes (+1 for the A half, -1 for the B half):
+
+        * adversarial (LSGAN by default): ``D(G(x, t), t)`` judged real, per half as the two-generator model;
+        * cycle (x -> y -> x and y -> x -> y): ``lambda_cycle · |G(G(x, t), -t) - x|``, each half;
+        * self-supervised (the design notes' term; CycleGAN's identity loss in this model):
+          ``lambda_cycle · lambda_identity · |G(x, u·(-t)) - x|``, each half, with ``u ~ U[0, 1]`` per image -
+          an image asked for its own domain, at any strength from 0 (no change) to 1, comes back unchanged.
+          That makes the code's magnitude a strength starting at "unchanged", and lets the model be used
+          without knowing an input's domain;
+        * discriminator: ``D(real_B, +1)``, ``D(real_A, -1)`` real, pooled fakes with their codes fake (0.5 each,
+          junyanz), WGAN-GP optional.
+
+        The generator runs on the batched halves (2B images per call, three calls: the same work as the two
+        generators' six)."""
+        a, dev = self.args, self.device
+        B = real_A.shape[0]
+        G, D_raw, dn = self.train_nets["generator"], self.nets["discriminator"], self.train_nets["discriminator"]
+        ones = torch.ones(B, 1, device=dev)
+        t = torch.cat([ones, -ones])  # the target domain of each image: A -> B (+1), B -> A (-1)
+        x = torch.cat([real_A, real_B])
+        losses = {}
+        set_requires_grad([D_raw], False)
+        with self.amp():
+            loss_mask = 0.0
+            if a.lambda_mask and getattr(self.nets["generator"], "attention_mask", False):
+                fake, mask = G(x, t, return_mask=True)
+                loss_mask = 2 * a.lambda_mask * mask.float().mean()
+                losses["mask"] = loss_mask.item()
+            else:
+                fake = G(x, t)
+            rec = G(self.cycle_input(fake), -t)
+            loss_idt = 0.0
+            if a.lambda_identity > 0:
+                u = torch.rand(2 * B, 1, device=dev)
+                same = G(x, -t * u)
+                w = a.lambda_cycle * a.lambda_identity
+                li_A, li_B = (F.l1_loss(same[:B].float(), real_A.float()) * w,
+                              F.l1_loss(same[B:].float(), real_B.float()) * w)
+                loss_idt = li_A + li_B
+                losses.update(idt_A=li_A.item(), idt_B=li_B.item())
+            pred = D_raw(self.d_input(fake, t))
+            loss_G_A = self.gan(_half(pred, 0, B), True)
+            loss_G_B = self.gan(_half(pred, 1, B), True)
+            loss_cyc_A = F.l1_loss(rec[:B].float(), real_A.float()) * a.lambda_cycle
+            loss_cyc_B = F.l1_loss(rec[B:].float(), real_B.float()) * a.lambda_cycle
+            loss_tv = 0.0
+            if a.lambda_tv > 0:
+                loss_tv = a.lambda_tv * (total_variation(fake[:B]) + total_variation(fake[B:]))
+                losses["tv"] = loss_tv.item()
+            loss_G = loss_G_A + loss_G_B + loss_cyc_A + loss_cyc_B + loss_idt + loss_mask + loss_tv
+        self.step_opt("G", loss_G)
+        if self.ema:
+            self.update_ema()
+        set_requires_grad([D_raw], True)
+        fb, fa = self.pool_B.query(fake[:B].detach()), self.pool_A.query(fake[B:].detach())
+        with self.amp():
+            real_pred = dn(self.d_input(torch.cat([real_B, real_A]), t))
+            fake_pred = dn(self.d_input(torch.cat([fb, fa]), t))
+            loss_D_A = 0.5 * (self.gan(_half(real_pred, 0, B), True, True) + self.gan(_half(fake_pred, 0, B), False, True))
+            loss_D_B = 0.5 * (self.gan(_half(real_pred, 1, B), True, True) + self.gan(_half(fake_pred, 1, B), False, True))
+        if a.gan_mode == "wgangp":
+            gp = gradient_penalty(lambda z: D_raw(self.d_input(z, t)), torch.cat([real_B, real_A]), torch.cat([fb, fa]))
+            loss_D_A = loss_D_A + a.lambda_gp * gp
+        self.step_opt("D", loss_D_A + loss_D_B)
+        losses.update(G_A=loss_G_A.item(), G_B=loss_G_B.item(), cycle_A=loss_cyc_A.item(), cycle_B=loss_cyc_B.item(),
+                      D_A=loss_D_A.item(), D_B=loss_D_B.item())
+        return losses
+
     def train_step(self, batch, step: int) -> dict[str, float]:
         a, dev = self.args, self.device
         real_A, real_B = batch["A"].to(dev, non_blocking=True), batch["B"].to(dev, non_blocking=True)
+        if a.conditional:
+            return self.conditional_step(real_A, real_B)
         G_A, G_B = self.train_nets["G_A"], self.train_nets["G_B"]
         D_A, D_B = self.nets["D_A"], self.nets["D_B"]
         # generators (junyanz order: G step first, then D)
@@ -205,11 +320,27 @@ class CycleGANRecipe(Recipe):
         ds = self.val_dataset()
         if ds is None:
             return {}
-        GA, GB = self.generator("G_A"), self.generator("G_B")
         cyc = MeanMeter()
+        if self.args.conditional:
+            G = self.generator("generator")
+            for b in self.val_loader(ds):
+                n = b["A"].shape[0]
+                ones = torch.ones(n, 1)
+                fake = self.run_eval(G, b["A"], ones)
+                cyc.add({"l1": l1(to_unit(self.run_eval(G, fake, -ones)), to_unit(b["A"]))})
+            return cyc.result("cycle_A_")
+        GA, GB = self.generator("G_A"), self.generator("G_B")
         for b in self.val_loader(ds):
             cyc.add({"l1": l1(to_unit(self.run_eval(GB, self.run_eval(GA, b["A"]))), to_unit(b["A"]))})
         return cyc.result("cycle_A_")
+
+
+def _half(pred, i: int, n: int):
+    """The ``i``-th half (first ``n`` or last) of a discriminator's batched prediction (a tensor, or per-scale
+    lists of them for multiscale PatchGANs)."""
+    if isinstance(pred, (list, tuple)):
+        return type(pred)(_half(p, i, n) for p in pred)
+    return pred[:n] if i == 0 else pred[n:]
 
 
 def parser():

@@ -490,10 +490,17 @@ class AttributeDataset(SeededDataset):
 
     def __init__(self, image_dir: str | os.PathLike, transform: Transform, attr_path: str | os.PathLike | None = None,
                  selected_attrs: list[str] | None = None, input_nc: int = 3,
-                 edit_pairs: str | os.PathLike | None = None):
+                 edit_pairs: str | os.PathLike | None = None, domain_dirs: list[tuple[str, Path]] | None = None):
         image_dir = Path(image_dir)
         self.transform, self.input_nc = transform, input_nc
-        if attr_path:
+        if domain_dirs:  # named domains in given folders (e.g. a CycleGAN set's trainA/trainB)
+            missing = [str(d) for _, d in domain_dirs if not Path(d).is_dir()]
+            if missing:
+                raise DataError(f"no such folder(s): {missing}")
+            items = [(p, [int(k == j) for k in range(len(domain_dirs))]) for j, (_, d) in enumerate(domain_dirs)
+                     for p in _list_images(Path(d))]
+            self.attributes = [n for n, _ in domain_dirs]
+        elif attr_path:
             names, rows = read_list_attr(Path(attr_path))
             selected = selected_attrs or names
             unknown = [a for a in selected if a not in names]
@@ -544,6 +551,53 @@ class AttributeDataset(SeededDataset):
                 pim = pim if pim.size == im.size else pim.resize(im.size, Image.BICUBIC)
                 pair = to_tensor(self.transform(pim, params))
             out.update(pair_image=pair, pair_label=self.items[j][1], has_pair=torch.tensor(float(j != i)))
+        return out
+
+
+class JointDataset(SeededDataset):
+    """StarGAN across datasets (Choi et al., CVPR 2018, §3.2): several labelled datasets (each a dataset with
+    ``attributes`` and ``[c_k]`` labels) as one, every sample carrying the **joint** label vector
+    ``"label"`` [sum c_k] (its own dataset's labels in its span, zeros - unknown - elsewhere) and the one-hot
+    **mask vector** ``"mask"`` [K] naming its dataset. Item ``i`` is sample ``(i // K) mod len_k`` of dataset
+    ``k = i mod K``, so every dataset contributes equally to an epoch (a smaller one repeats; length
+    ``K · max len_k``) and a shuffled batch mixes them (the paper alternates whole batches; with per-sample
+    masks the losses are the same in expectation). ``seed`` and ``epoch`` pass through to the parts."""
+
+    def __init__(self, parts: list[SeededDataset]):
+        self.parts = list(parts)
+        self.sizes = [len(p.attributes) for p in self.parts]
+        self.offsets = [sum(self.sizes[:k]) for k in range(len(self.parts))]
+        self.attributes = [a for p in self.parts for a in p.attributes]
+        dup = sorted({a for a in self.attributes if self.attributes.count(a) > 1})
+        if dup:
+            raise DataError(f"attribute name(s) {dup} appear in more than one dataset; the mask vector keeps the "
+                            f"datasets' labels apart, so give them distinct names")
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in ("seed", "epoch"):
+            for p in getattr(self, "parts", []):
+                setattr(p, name, value)
+
+    def __len__(self) -> int:
+        return len(self.parts) * max(len(p) for p in self.parts)
+
+    def get(self, i: int) -> dict[str, Any]:
+        K = len(self.parts)
+        k = i % K
+        part = self.parts[k]
+        s = part[(i // K) % len(part)]
+        label = torch.zeros(len(self.attributes))
+        label[self.offsets[k]:self.offsets[k] + self.sizes[k]] = s["label"]
+        mask = torch.zeros(K)
+        mask[k] = 1
+        out = {"image": s["image"], "label": label, "mask": mask, "name": s["name"]}
+        if any(getattr(p, "partners", None) is not None for p in self.parts):  # ground-truth edits (--lambda_pair)
+            pair_label = label.clone()
+            if "pair_label" in s:
+                pair_label[self.offsets[k]:self.offsets[k] + self.sizes[k]] = s["pair_label"]
+            out.update(pair_image=s.get("pair_image", s["image"]), pair_label=pair_label,
+                       has_pair=s.get("has_pair", torch.tensor(0.0)))
         return out
 
 

@@ -59,13 +59,13 @@ class Engine:
         self.model = model
         self.nets: dict[str, nn.Module] = dict(model.networks())
         self.train_nets = {r: self._wrap(n) for r, n in self.nets.items()}
-        self.opt = {name: torch.optim.Adam([p for r in roles for p in self.nets[r].parameters()],
+        self.opt = {name: torch.optim.Adam([p for r in roles if r in self.nets for p in self.nets[r].parameters()],
                                            lr=args.lr, betas=(args.beta1, args.beta2))
                     for name, roles in optimizer_groups.items()}
         self.scalers = {name: torch.amp.GradScaler(device.type) for name in self.opt} if args.precision == "fp16" else {}
         self.ema: dict[str, AveragedModel] = {}
         if args.ema:
-            for r in generator_roles:
+            for r in (r for r in generator_roles if r in self.nets):  # the roles this model has
                 avg = AveragedModel(self.nets[r], avg_fn=ema_average(args.ema), use_buffers=False)
                 avg.n_averaged.fill_(1)  # the warm-up counts updates from 1 (see ema_average)
                 self.ema[r] = avg.eval().requires_grad_(False)

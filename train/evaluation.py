@@ -21,7 +21,7 @@ import torch
 from i2i_models.families import EvalCase
 
 from .data import AttributeDataset, DataError, NamedPairs, PairedDataset, eval_transform, read_edit_pairs
-from .metrics import MeanMeter, image_metrics
+from .metrics import MeanMeter, image_metrics, locality
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -76,12 +76,15 @@ def score(case: EvalCase, run: Callable[..., torch.Tensor], batches: Iterable[di
           reader: Reader | None = None) -> CaseScore:
     """Score one case. ``run(source[, target_labels])`` returns the generator's output [B, C, H, W] in
     [-1, 1]; ``batches`` yield ``{"source", "target"}`` (+ ``"labels"``, ``"source_labels"`` [B, c_dim] for
-    conditional cases); ``reader(output, target_labels, source_labels)`` -> [B] bool."""
+    conditional cases); ``reader(output, target_labels, source_labels)`` -> [B] bool. Beside L1, PSNR and
+    SSIM the model's outputs get :func:`train.metrics.locality` (``keep_l1``, ``changed``, ``true_changed``):
+    what an edit changes where the true target does not."""
     m, ident, read = MeanMeter(), MeanMeter(), MeanMeter()
     for b in batches:
         src, tgt = b["source"], b["target"]
         out = run(src, b["labels"]) if case.conditional else run(src)
-        m.add(image_metrics(_rgb(to_unit(out)), _rgb(to_unit(tgt))))
+        o, t, x = _rgb(to_unit(out)), _rgb(to_unit(tgt)), _rgb(to_unit(src))
+        m.add({**image_metrics(o, t), **(locality(o, x, t) if o.shape == x.shape else {})})
         ident.add(image_metrics(_rgb(to_unit(src)), _rgb(to_unit(tgt))))
         if reader is not None and case.conditional:
             read.add({"target_read": reader(out, b["labels"], b["source_labels"]).double()})

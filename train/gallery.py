@@ -3,7 +3,8 @@ validation images (each row: input | output | true target), for model cards and 
 
 pix2pix: ``A/<split>`` -> ``B/<split>``; CycleGAN: ``<split>A`` -> ``<split>B`` (and B -> A when the model
 has G_B); StarGAN: rows of ``edit_pairs.csv`` (source | edited to the target's labels | true target).
-Images are shown at ``--size`` px, picked evenly over the split (deterministic).
+Images are shown at ``--size`` px, picked evenly over the split (deterministic). ``--strengths 0 0.5 1 1.5``
+(CycleGAN) shows one direction at each strength instead.
 """
 
 from __future__ import annotations
@@ -25,15 +26,22 @@ def _pick(n_items: int, n: int) -> list[int]:
     return list(range(0, n_items, step))[:n]
 
 
-def rows_for(model, root: Path, split: str, n: int, size: int) -> list[list[torch.Tensor]]:
+def rows_for(model, root: Path, split: str, n: int, size: int,
+             strengths: list[float] | None = None) -> list[list[torch.Tensor]]:
     """Rows of [C, size, size] images in [-1, 1]: for each of the family's evaluation cases (the same pairs
     ``train.evaluate`` scores), source | output | true target, side by side when there are several
-    (CycleGAN: A → B, then B → A)."""
+    (CycleGAN: A → B, then B → A). With ``strengths`` (CycleGAN): source | the output at each strength | true
+    target, the first case only (a strength sweep strip)."""
     from i2i_models.families import family
 
     spec = family(model)
     per_case = []
-    for case in spec.eval_cases(spec.available_directions(model.networks())):
+    if strengths:
+        case = spec.eval_cases(model.networks())[0]
+        pairs = case_pairs(case, model, root, split, size)
+        return [[pairs[i]["source"], *(_run(model, pairs[i]["source"], direction=case.direction, strength=s)
+                                       for s in strengths), pairs[i]["target"]] for i in _pick(len(pairs), n)]
+    for case in spec.eval_cases(model.networks()):
         pairs = case_pairs(case, model, root, split, size,
                            edit_attributes=["gender", "skin_tone"] if case.conditional else None)
         rows = []
@@ -65,10 +73,13 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="val")
     ap.add_argument("--rows", type=int, default=6)
     ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--strengths", type=float, nargs="+",
+                    help="CycleGAN: a strength sweep instead (source | output at each strength | true target), e.g. "
+                         "0 0.25 0.5 0.75 1 1.5")
     ap.add_argument("--out", required=True, help="image file to write (.jpg or .png)")
     args = ap.parse_args(argv)
     model = i2i_models.load(args.model)
-    sheet(rows_for(model, Path(args.dataset), args.split, args.rows, args.size)).save(args.out, quality=92)
+    sheet(rows_for(model, Path(args.dataset), args.split, args.rows, args.size, args.strengths)).save(args.out, quality=92)
     print(f"wrote {args.out}")
     return 0
 

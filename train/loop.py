@@ -194,7 +194,7 @@ class Trainer:
     def _resume_args(self, args, config_cls):
         """The config a run was started with (its ``args.json``, migrated to today's version by
         :func:`train.config.load_saved`), with this invocation's run-time options (device, workers,
-        ``--stop_after``, ``--debug``)."""
+        ``--stop_after``, ``--debug``, and ``--push_to_hub`` when given)."""
         from .config import load_saved
 
         run = Path(args.resume)
@@ -206,6 +206,9 @@ class Trainer:
         cfg.checkpoints_dir, cfg.name = str(run.parent), run.name
         for k in ("stop_after", "device", "num_workers", "debug"):
             setattr(cfg, k, getattr(args, k, None))
+        if getattr(args, "push_to_hub", None):  # where to publish changes nothing in the training
+            cfg.push_to_hub, cfg.hub_private = args.push_to_hub, bool(getattr(args, "hub_private", False))
+            cfg.push_every = getattr(args, "push_every", 0) or cfg.push_every
         if not cfg.run_id:  # runs from before run ids: one made from the folder
             cfg.run_id = f"{run.name}-resumed"
         return cfg

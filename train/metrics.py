@@ -67,6 +67,24 @@ def image_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.T
     return {"l1": l1(pred, target), "psnr": psnr(pred, target), "ssim": ssim(pred, target)}
 
 
+def locality(pred: torch.Tensor, source: torch.Tensor, target: torch.Tensor, keep_tol: float = 2 / 255,
+             change_tol: float = 8 / 255) -> dict[str, torch.Tensor]:
+    """How much an edit or translation leaves alone, per image, for [B, C, H, W] tensors in [0, 1]:
+
+    * ``keep_l1``: mean |pred − source| over the pixels the true target keeps (|target − source| ≤ ``keep_tol``
+      in every channel; 0 for an image without such pixels) — change where nothing should change;
+    * ``changed``: share of pixels the prediction moves by more than ``change_tol`` (any channel), beside
+      ``true_changed``, the same share for the true target.
+    Thresholds in [0, 1] units (2 and 8 steps of 8 bits)."""
+    _check(pred, source)
+    _check(target, source)
+    keep = ((target - source).abs().amax(1) <= keep_tol).float()  # [B, H, W]
+    diff = (pred - source).abs()
+    keep_l1 = (diff.mean(1) * keep).flatten(1).sum(1) / keep.flatten(1).sum(1).clamp(min=1)
+    return {"keep_l1": keep_l1, "changed": (diff.amax(1) > change_tol).float().flatten(1).mean(1),
+            "true_changed": ((target - source).abs().amax(1) > change_tol).float().flatten(1).mean(1)}
+
+
 class MeanMeter:
     """Averages per-image metric tensors over a dataset."""
 

@@ -48,7 +48,8 @@ class Recipe(abc.ABC):
 
     Attributes:
         family: the model family (:mod:`i2i_models.families`), which also says what validation scores.
-        optimizer_groups: optimiser name -> the roles it updates (one Adam each).
+        optimizer_groups: optimiser name -> the roles it updates (one Adam each; roles the model does not
+            have are skipped, e.g. CycleGAN's G_A/G_B in a conditional model).
         best_metric: (validation metric, "min"|"max") that picks the best step.
         metrics_note: a sentence the model card prints under the validation metrics.
         config: the recipe's typed config class (:mod:`train.config`): its options, defaults and preset.
@@ -75,8 +76,9 @@ class Recipe(abc.ABC):
 
     @classmethod
     def generator_roles(cls) -> tuple[str, ...]:
-        """The family's generators (the roles its directions run), which EMA averages."""
-        return tuple(dict.fromkeys(family(cls.family).directions.values()))
+        """The family's generators (the roles its directions run, and a conditional model's ``generator``),
+        which EMA averages; the engine skips those the model does not have."""
+        return tuple(dict.fromkeys([*family(cls.family).directions.values(), "generator"]))
 
     # -- the contract ------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -134,9 +136,9 @@ class Recipe(abc.ABC):
             per_case.append(rows)
         if not per_case or not per_case[0]:  # no validation data: the generator on a training image
             s = self.train_dataset()[0]
-            case = family(self.family).eval_cases()[0]
+            case = self.eval_cases()[0]
             x = s.get(case.source, s.get("image", s.get("A")))
-            args = (s["label"][None],) if case.conditional else ()
+            args = (s["label"][None],) if case.conditional else case.fixed_labels(1)
             return [[to_unit(x), to_unit(self.run_eval(self.generator(case.role), x[None], *args))[0]]]
         return [sum(parts, []) for parts in zip(*per_case)]
 
@@ -149,12 +151,11 @@ class Recipe(abc.ABC):
 
     # -- provided ------------------------------------------------------------------------------------
     def eval_cases(self) -> list[EvalCase]:
-        fam = family(self.family)
-        return fam.eval_cases(fam.available_directions(self.engine.nets))
+        return family(self.family).eval_cases(self.engine.nets)
 
     def eval_case(self, case: EvalCase, batch: dict[str, Any]) -> torch.Tensor:
         """The (EMA) generator of ``case`` on a batch's sources, in eval mode: [B, C, H, W] in [-1, 1]."""
-        args = (batch["labels"],) if case.conditional else ()
+        args = (batch["labels"],) if case.conditional else case.fixed_labels(batch["source"].shape[0])
         return self.run_eval(self.generator(case.role), batch["source"], *args)
 
     def validate(self) -> dict[str, float]:

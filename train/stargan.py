@@ -10,6 +10,15 @@ emoji_people_attrs layout), or CelebA style ``--image_dir DIR --attr_path list_a
 folder per domain (RaFD style, ``--image_dir DIR``), or a Hub dataset (``--dataset user/name --column_image
 image --label_columns Male Young``). ``--selected_attrs`` picks the attributes; ``--one_hot_groups``
 declares which of them are mutually exclusive (e.g. hair colours; ``"Man,Woman,Neutral;Skin_Light,..."``).
+Several datasets whose labels differ (the paper's CelebA + RaFD, §3.2): ``--datasets PATH=ATTRS ...``, one
+entry per dataset, ATTRS its attributes with ';' between one-hot groups and ',' inside one (a group of one is
+an independent yes/no attribute); PATH any of the layouts above (the attributes name its columns or domain
+folders), or an unpaired CycleGAN set (``trainA/``, ``trainB/``: ATTRS names its two domains), e.g.
+``--datasets DATA/emoji_people_attrs="Man,Woman,Neutral;Skin_Default,...,Skin_Dark"
+DATA/emoji_twemoji2noto=twemoji,noto``. The labels are concatenated into one vector, a one-hot mask vector
+says which dataset's part an image has, and the classification losses use the known part only
+(:meth:`StarGANRecipe.train_step`); validation scores the first dataset.
+
 If ``<val split>/edit_pairs.csv`` exists (src_file, tgt_file, …), validation also scores edits against
 the true target images; ``--lambda_pair W`` also trains on the train split's ground-truth edits (an L1 term
 to the true target, pix2pix style). With no data options it trains briefly on the embedded emoji sample.
@@ -87,14 +96,28 @@ class StarGANConfig(TrainConfig, MaskPenaltyOptions):
     edit_pairs: str | None = opt(None, "CSV of ground-truth edits for --lambda_pair (columns src_file, tgt_file, relative "
                                        "to the train image folder; default <train split>/edit_pairs.csv)", group="StarGAN")
     n_critic: int = opt(5, "discriminator updates per generator update", group="StarGAN")
+    datasets: list[str] | None = opt(None, "train on several datasets whose labels differ, with StarGAN's mask "
+                                           "vector: one PATH=ATTRS per dataset (ATTRS: ';' between one-hot groups, ',' "
+                                           "inside one), e.g. DATA/emoji_people_attrs='Man,Woman,Neutral' "
+                                           "DATA/emoji_twemoji2noto=twemoji,noto (a trainA/trainB set: its two domains)",
+                                     group="StarGAN", metavar="PATH=ATTRS")
 
     @classmethod
     def has_data(cls, values):
-        return values.get("dataset") is not None or values.get("image_dir") is not None
+        return any(values.get(k) is not None for k in ("dataset", "image_dir", "datasets"))
 
     def finalize(self) -> None:
         if self.image_dir and not self.dataset:
             self.dataset = str(Path(self.image_dir))
+        if self.datasets:
+            clash = [f"--{k}" for k in ("selected_attrs", "one_hot_groups", "image_dir", "attr_path", "label_columns")
+                     if k in self.explicit]
+            if clash:
+                raise D.DataError(f"{' '.join(clash)} cannot be combined with --datasets (each entry names its own "
+                                  f"attributes as PATH=ATTRS)")
+            specs = parse_datasets(self.datasets)
+            if not self.dataset:
+                self.dataset = specs[0][0]
         if "load_size" not in self.explicit:
             self.load_size = self.crop_size  # resize only (no crop jitter), as yunjey after its centre crop
         super().finalize()
@@ -123,6 +146,24 @@ def parse_groups(spec: str | None, attrs: list[str], strict: bool = True) -> lis
     return [g for g in groups if len(g) > 1]
 
 
+def parse_datasets(specs: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """``--datasets`` entries ``PATH=ATTRS`` as ``(path, attributes, one-hot groups)``; ATTRS has ';' between
+    groups and ',' inside one (groups of one are independent attributes). Raises :class:`DataError` for an
+    entry without ``=`` or attributes, or fewer than two entries."""
+    out = []
+    for spec in specs:
+        path, sep, attrs = str(spec).rpartition("=")
+        groups = [[x.strip() for x in g.split(",") if x.strip()] for g in attrs.split(";")]
+        groups = [g for g in groups if g]
+        if not sep or not path or not groups:
+            raise D.DataError(f"--datasets entry {spec!r}: write PATH=ATTRIBUTES, e.g. "
+                              f"DATA/emoji_people_attrs='Man,Woman,Neutral;Skin_Light,Skin_Dark'")
+        out.append((path, [a for g in groups for a in g], [g for g in groups if len(g) > 1]))
+    if len(out) < 2:
+        raise D.DataError("--datasets takes two or more PATH=ATTRS entries (one dataset: --dataset and --selected_attrs)")
+    return out
+
+
 class StarGANRecipe(Recipe):
     family = "stargan"
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
@@ -144,6 +185,9 @@ class StarGANRecipe(Recipe):
 
     def _make(self, split: str, transform, with_pairs: bool = False):
         a = self.args
+        if self.multi:  # validation: the first dataset
+            path, attrs, _ = parse_datasets(a.datasets)[0]
+            return self._make_part(path, attrs, split, transform)
         if D.is_hub_dataset(a.dataset):
             if with_pairs:
                 raise D.DataError("--lambda_pair needs a local dataset with an edit_pairs.csv (--edit_pairs); "
@@ -160,24 +204,78 @@ class StarGANRecipe(Recipe):
                                   "folder) or drop --lambda_pair")
         return D.AttributeDataset(image_dir, transform, attr, a.selected_attrs, a.input_nc, edit_pairs=pairs)
 
+    def _make_part(self, path: str, attrs: list[str], split: str, transform):
+        """One ``--datasets`` entry as an attribute dataset of its ``attrs`` (see the module docstring)."""
+        a = self.args
+        if D.is_hub_dataset(path):
+            return D.HubDataset(path, split, transform, {"image": a.column_image}, a.dataset_config, a.dataset_revision,
+                                a.input_nc, label_columns=attrs)
+        root = Path(path)
+        if (root / split / "images").is_dir():
+            return D.AttributeDataset(root / split / "images", transform, root / split / "list_attr.txt", attrs, a.input_nc)
+        if (root / f"{split}A").is_dir() and (root / f"{split}B").is_dir():
+            if len(attrs) != 2:
+                raise D.DataError(f"{path} is an unpaired set ({split}A/, {split}B/): name its two domains, e.g. "
+                                  f"{path}=twemoji,noto")
+            return D.AttributeDataset(root, transform, None, attrs, a.input_nc,
+                                      domain_dirs=[(attrs[0], root / f"{split}A"), (attrs[1], root / f"{split}B")])
+        base = root / split if (root / split).is_dir() else root
+        return D.AttributeDataset(base, transform, None, attrs, a.input_nc, domain_dirs=[(x, base / x) for x in attrs])
+
+    def _with_pairs(self, ds):
+        """The first ``--datasets`` entry with its ground-truth edits (``--lambda_pair``; its train split's
+        edit_pairs.csv, or ``--edit_pairs``)."""
+        a = self.args
+        if not isinstance(ds, D.AttributeDataset) or not (Path(a.dataset) / a.train_split / "images").is_dir():
+            raise D.DataError("--lambda_pair with --datasets needs the first dataset in the <split>/images + "
+                              "list_attr.txt + edit_pairs.csv layout")
+        image_dir = Path(a.dataset) / a.train_split / "images"
+        pairs = Path(a.edit_pairs) if a.edit_pairs else image_dir.parent / "edit_pairs.csv"
+        if not pairs.is_file():
+            raise D.DataError(f"--lambda_pair {a.lambda_pair} needs ground-truth edits: {pairs} does not exist")
+        return D.AttributeDataset(image_dir, ds.transform, image_dir.parent / "list_attr.txt", ds.attributes,
+                                  a.input_nc, edit_pairs=pairs)
+
+    @property
+    def multi(self) -> bool:
+        """Trained on several datasets (``--datasets``)."""
+        return bool(self.args.datasets)
+
     def train_dataset(self):
         if getattr(self, "_train", None) is None:
             a = self.args
-            self._train = self._make(a.train_split, self.train_transform(), with_pairs=bool(a.lambda_pair))
+            if self.multi:
+                parts = [self._make_part(p, attrs, a.train_split, self.train_transform())
+                         for p, attrs, _ in parse_datasets(a.datasets)]
+                if a.lambda_pair:  # ground-truth edits of the first dataset
+                    parts[0] = self._with_pairs(parts[0])
+                self._train = D.JointDataset(parts)
+            else:
+                self._train = self._make(a.train_split, self.train_transform(), with_pairs=bool(a.lambda_pair))
         return self._train
 
     def build_model(self) -> StarGANModel:
         a = self.args
         ds = self.train_dataset()
         attrs = list(ds.attributes)
-        groups = parse_groups(a.one_hot_groups, attrs, strict="one_hot_groups" in a.explicit)
+        extra = {}
+        if self.multi:
+            specs = parse_datasets(a.datasets)
+            parts = [{"name": Path(p.rstrip("/")).name if not D.is_hub_dataset(p) else p, "attributes": list(at),
+                      "attribute_groups": g} for p, at, g in specs]
+            groups = [g for p in parts for g in p["attribute_groups"]]
+            extra = {"datasets": parts}
+            dataset_name = " + ".join(p["name"] for p in parts)
+        else:
+            groups = parse_groups(a.one_hot_groups, attrs, strict="one_hot_groups" in a.explicit)
+            dataset_name = Path(str(a.dataset)).name
         c = len(attrs)
-        G = StarGANGenerator(a.g_conv_dim, c, a.g_repeat_num, a.input_nc, a.output_nc, upsample=a.upsample,
-                             attention_mask=a.attention_mask)
+        G = StarGANGenerator(a.g_conv_dim, c + len(extra.get("datasets", [])), a.g_repeat_num, a.input_nc, a.output_nc,
+                             upsample=a.upsample, attention_mask=a.attention_mask)
         Dn = StarGANDiscriminator(a.crop_size, a.d_conv_dim, c, a.d_repeat_num, a.input_nc)
         return StarGANModel({"networks": {"generator": G.config, "discriminator": Dn.config}, "attributes": attrs,
                              "attribute_groups": groups, "image_size": a.crop_size, "license": a.license,
-                             "dataset": Path(str(a.dataset)).name})
+                             "dataset": dataset_name, **extra})
 
     def __init__(self, args, device, dist):
         super().__init__(args, device, dist)
@@ -185,23 +283,59 @@ class StarGANRecipe(Recipe):
         self._train = self._val = self._pairs = None
         self._last_g: dict[str, float] = {}
 
+    def known_labels(self, mask: torch.Tensor) -> torch.Tensor:
+        """Which joint labels each sample knows: [B, n_attributes] in {0, 1} from the mask vectors [B, K]
+        (1 on the span of the sample's dataset)."""
+        ds = self.train_dataset()
+        M = torch.zeros(len(ds.parts), len(ds.attributes), device=mask.device)
+        for k, (o, n) in enumerate(zip(ds.offsets, ds.sizes)):
+            M[k, o:o + n] = 1
+        return mask @ M
+
+    def target_labels(self, c_org: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Target labels for the fakes: another image's labels of the batch (yunjey shuffles the batch) -
+        with several datasets, another image of the *same* dataset (a permutation within each)."""
+        B = c_org.size(0)
+        if mask is None:
+            return c_org[torch.randperm(B).to(c_org.device)]
+        c_trg = c_org.clone()
+        ds_of = mask.argmax(1)
+        for k in range(mask.shape[1]):
+            idx = (ds_of == k).nonzero().flatten()
+            if idx.numel() > 1:
+                c_trg[idx] = c_org[idx[torch.randperm(idx.numel()).to(idx.device)]]
+        return c_trg
+
+    def cls_loss(self, logits: torch.Tensor, target: torch.Tensor, known: torch.Tensor | None) -> torch.Tensor:
+        """Attribute classification loss: BCE summed over the labels, mean over the batch (yunjey), over the
+        labels each sample knows only when trained on several datasets (the mask vector's role, §3.2)."""
+        bce = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
+        if known is not None:
+            bce = bce * known
+        return bce.sum() / logits.shape[0]
+
     def train_step(self, batch, step: int) -> dict[str, float]:
         a, dev = self.args, self.device
         x = batch["image"].to(dev, non_blocking=True)
         c_org = batch["label"].to(dev, non_blocking=True)
-        c_trg = c_org[torch.randperm(x.size(0)).to(dev)]
+        mask = batch["mask"].to(dev, non_blocking=True) if "mask" in batch else None
+        known = self.known_labels(mask) if mask is not None else None
+        c_trg = self.target_labels(c_org, mask)
+
+        def cond(c):  # the generator's input: labels, and with several datasets the mask vector after them
+            return c if mask is None else torch.cat([c * known, mask], 1)
+
         G, Dn = self.train_nets["generator"], self.train_nets["discriminator"]
         G_raw, D_raw = self.nets["generator"], self.nets["discriminator"]
-        B = x.size(0)
         set_requires_grad([D_raw], True)
         with torch.no_grad(), self.amp():
-            x_fake = G_raw(x, c_trg)
+            x_fake = G_raw(x, cond(c_trg))
         with self.amp():
             src_real, cls_real = Dn(x)
             src_fake, _ = Dn(x_fake.detach())
             d_real = self.gan(src_real, True, True)
             d_fake = self.gan(src_fake, False, True)
-            d_cls = F.binary_cross_entropy_with_logits(cls_real.float(), c_org, reduction="sum") / B
+            d_cls = self.cls_loss(cls_real, c_org, known)
             d_loss = d_real + d_fake + a.lambda_cls * d_cls
         gp = torch.zeros((), device=dev)
         if a.gan_mode == "wgangp":
@@ -214,21 +348,21 @@ class StarGANRecipe(Recipe):
             with self.amp():
                 g_mask = torch.zeros((), device=dev)
                 if a.lambda_mask and getattr(G_raw, "attention_mask", False):
-                    x_fake, mask = G(x, c_trg, return_mask=True)
-                    g_mask = mask.float().mean()
+                    x_fake, att = G(x, cond(c_trg), return_mask=True)
+                    g_mask = att.float().mean()
                 else:
-                    x_fake = G(x, c_trg)
+                    x_fake = G(x, cond(c_trg))
                 src, cls = D_raw(x_fake)
                 g_fake = self.gan(src, True)
-                g_cls = F.binary_cross_entropy_with_logits(cls.float(), c_trg, reduction="sum") / B
-                x_rec = G(x_fake, c_org)
+                g_cls = self.cls_loss(cls, c_trg, known)
+                x_rec = G(x_fake, cond(c_org))
                 g_rec = F.l1_loss(x_rec.float(), x.float())
                 g_loss = g_fake + a.lambda_rec * g_rec + a.lambda_cls * g_cls + a.lambda_mask * g_mask
                 if a.lambda_id:  # (logged below under the same condition)
-                    g_id = F.l1_loss(G(x, c_org).float(), x.float())
+                    g_id = F.l1_loss(G(x, cond(c_org)).float(), x.float())
                     g_loss = g_loss + a.lambda_id * g_id
                 if a.lambda_pair:
-                    g_pair = self.pair_loss(G, batch)
+                    g_pair = self.pair_loss(G, batch, cond)
                     g_loss = g_loss + a.lambda_pair * g_pair
             self.step_opt("G", g_loss)
             set_requires_grad([D_raw], True)
@@ -243,14 +377,23 @@ class StarGANRecipe(Recipe):
                 self._last_g["G_pair"] = g_pair.item()
         return {**out, **self._last_g}
 
-    def pair_loss(self, G, batch) -> torch.Tensor:
+    def extra_state(self):
+        """The last generator losses (logged again on the discriminator-only steps of ``--n_critic``), so a
+        resumed run's log equals an uninterrupted one's."""
+        return {"last_g": dict(self._last_g)}
+
+    def load_extra_state(self, state):
+        self._last_g = dict(state.get("last_g") or {})
+
+    def pair_loss(self, G, batch, cond=lambda c: c) -> torch.Tensor:
         """Mean L1 (in [-1, 1] units) between ``G(x, c_pair)`` [B, C, H, W] and the ground-truth edit
         ``pair_image`` over the samples that have one (``has_pair``; 0 when none does) - pix2pix's L1 term on
         the edits a dataset knows, while the adversarial, classification and cycle terms keep working on all
-        images. The whole batch goes through G (no data-dependent branch: every DDP rank runs the same graph)."""
+        images. The whole batch goes through G (no data-dependent branch: every DDP rank runs the same graph);
+        ``cond`` turns labels into the generator's input (with several datasets: the mask vector appended)."""
         dev = self.device
         has = batch["has_pair"].to(dev, non_blocking=True)
-        out = G(batch["image"].to(dev, non_blocking=True), batch["pair_label"].to(dev, non_blocking=True))
+        out = G(batch["image"].to(dev, non_blocking=True), cond(batch["pair_label"].to(dev, non_blocking=True)))
         err = (out.float() - batch["pair_image"].to(dev, non_blocking=True).float()).abs().mean((1, 2, 3))
         return (err * has).sum() / has.sum().clamp(min=1)
 
@@ -278,11 +421,30 @@ class StarGANRecipe(Recipe):
                 self._pairs = edit_pair_indices(ds, csv_path, limit=self.args.val_limit, image_dir=image_dir)
         return self._pairs
 
+    def scored(self):
+        """What validation scores: the model, or for several datasets its first dataset's view
+        (:meth:`i2i_models.StarGANModel.dataset_view`)."""
+        return self.model.dataset_view(0) if self.multi else self.model
+
+    def part_nets(self, role: str) -> torch.nn.Module:
+        """The (EMA) generator or the discriminator as validation runs it: for several datasets fed/reading the
+        first dataset's labels only."""
+        from i2i_models.families.stargan import _PartDiscriminator, _PartGenerator
+
+        net = self.generator(role) if role == "generator" else self.nets[role]
+        if not self.multi:
+            return net
+        return (_PartGenerator if role == "generator" else _PartDiscriminator)(self.model, 0, net)
+
+    def eval_case(self, case, batch):
+        return self.run_eval(self.part_nets("generator"), batch["source"], batch["labels"])
+
     def _group_read(self, probs: torch.Tensor, target: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
         """Per image: does the classifier read every changed attribute as in ``target``? (groups: argmax)."""
-        attrs = self.model.attributes
+        view = self.scored()
+        attrs = view.attributes
         ok = torch.ones(probs.shape[0], dtype=torch.bool)
-        groups = [[attrs.index(x) for x in g] for g in self.model.attribute_groups]
+        groups = [[attrs.index(x) for x in g] for g in view.attribute_groups]
         in_group = {i for g in groups for i in g}
         for g in groups:
             touched = changed[:, g].any(1)
@@ -300,7 +462,7 @@ class StarGANRecipe(Recipe):
 
     def reader(self, case):
         """The model's own discriminator reads the edits (it overstates: see ``metrics_note``)."""
-        Dn = self.nets["discriminator"]
+        Dn = self.part_nets("discriminator")
 
         def read(out, c_tgt, c_src):
             _, logits = self.run_eval(Dn, out)
@@ -314,7 +476,7 @@ class StarGANRecipe(Recipe):
             return {}
         acc = MeanMeter()
         for b in self.val_loader(ds):
-            _, logits = self.run_eval(self.nets["discriminator"], b["image"])
+            _, logits = self.run_eval(self.part_nets("discriminator"), b["image"])
             p = torch.sigmoid(logits.cpu())
             acc.add({"attr_acc": self._group_read(p, b["label"], torch.ones_like(b["label"], dtype=torch.bool)).double()})
         return acc.result()
@@ -323,6 +485,8 @@ class StarGANRecipe(Recipe):
         """Each of four images, then the same image with single attributes switched on (its first two
         groups, three members each)."""
         ds = self.val_dataset() or self.train_dataset()
+        if self.multi:
+            return self._multi_sample_rows(ds)
         G = self.generator("generator")
         attrs = self.model.attributes
         rows = []
@@ -340,6 +504,32 @@ class StarGANRecipe(Recipe):
                     else:
                         t[:, j] = 1 - t[:, j]
                     row.append(to_unit(self.run_eval(G, x, t.to(self.device)))[0])
+            rows.append(row)
+        return rows
+
+    def _multi_sample_rows(self, ds) -> list[list[torch.Tensor]]:
+        """Four images of the first dataset, then each switched to up to three members of every dataset's
+        first group (or attributes), with that dataset's mask vector: the cross-dataset edits."""
+        G, m = self.generator("generator"), self.model
+        rows = []
+        for i in range(0, min(len(ds), 4 * max(1, len(ds) // 4)), max(1, len(ds) // 4)):
+            s = ds[i]
+            x = s["image"][None]
+            own = torch.zeros(1, len(m.attributes))
+            own[:, m.span(0)] = s["label"][None] if "mask" not in s else s["label"][None][:, m.span(0)]
+            row = [to_unit(s["image"])]
+            for k, part in enumerate(m.datasets):
+                group = (part["attribute_groups"] or [[a] for a in part["attributes"]])[0]
+                for name in group[:3]:
+                    t = own.clone()
+                    t[:, m.span(k)] = 0 if k else t[:, m.span(k)]
+                    j = m.attributes.index(name)
+                    if len(group) > 1:
+                        t[:, [m.attributes.index(n) for n in group]] = 0
+                        t[:, j] = 1
+                    else:
+                        t[:, j] = 1 - t[:, j]
+                    row.append(to_unit(self.run_eval(G, x, m.condition(t, k).to(self.device)))[0])
             rows.append(row)
         return rows
 

@@ -34,6 +34,16 @@ class EvalCase:
     prefix: str = ""
     identity_prefix: str = "identity_"
     conditional: bool = False
+    code: tuple[float, ...] | None = None
+
+    def fixed_labels(self, batch: int) -> tuple:
+        """The generator's extra arguments when the case fixes its condition (the conditional CycleGAN's
+        domain code, ``code``): ``(labels [batch, len(code)],)``; ``()`` otherwise."""
+        if self.code is None:
+            return ()
+        import torch
+
+        return (torch.tensor(self.code, dtype=torch.float32).expand(batch, -1),)
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,9 @@ class Family:
                     "discriminator": self.file_roles.get("D", "discriminator")}[network_role]
         return self.file_roles.get(hint)
 
-    def eval_cases(self, directions: list[str] | None = None) -> list[EvalCase]:
-        """What to score a model of this family on (only the ``directions`` it has, when given)."""
+    def eval_cases(self, networks: dict | None = None) -> list[EvalCase]:
+        """What to score a model of this family on: for a bundle's ``networks`` (or its config's), only the
+        directions and generators it has; all of the family's cases when ``None``."""
         raise NotImplementedError
 
     def card_lines(self, config: dict) -> list[str]:

@@ -20,7 +20,7 @@ class Pix2PixModel(I2IModel):
 
 
 class _Pix2Pix(Family):
-    def eval_cases(self, directions=None):
+    def eval_cases(self, networks=None):
         return [EvalCase("AtoB", "generator", "A", "B", "paired")]
 
 

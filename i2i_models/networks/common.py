@@ -302,9 +302,33 @@ class Generator(Network):
         resnet_9blocks at 2048² used 3.55 GB)."""
         return self.memory_factor * self.width + 64
 
+    c_dim: int = 0  # conditional generators (StarGAN, conditional CycleGAN) take c_dim labels
+    label_mode: str = "tile"  # how: "tile" (constant label channels) or "modulate" (the image scaled by each label)
+
     def body_input(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """What the body sees for image ``x`` (and labels ``c``): the image itself here."""
-        return x
+        """What the body sees for image ``x`` [B, C, H, W] and labels ``c`` [B, c_dim]: the image itself, or
+        for conditional generators
+
+        * ``label_mode "tile"``: ``cat(x, c tiled to [B, c_dim, H, W])`` (the labels after the image channels,
+          as yunjey/stargan). A constant channel only shifts the first convolution's output, which the
+          InstanceNorm after it removes except where zero padding makes it vary (the image borders): StarGAN's
+          labels reach the image through its borders;
+        * ``label_mode "modulate"``: ``cat(x, c_1·x, …, c_k·x)`` [B, C·(1+c_dim), H, W]: the first convolution
+          becomes a label-dependent filter ``(W_0 + Σ c_k·W_k) * x``, which normalisation keeps, at any image
+          size (the conditional CycleGAN's domain code; reflection padding has no borders to carry a tiled
+          label).
+
+        Raises ``ValueError`` when ``c`` does not match ``c_dim``."""
+        if not self.c_dim:
+            return x
+        if c is None or c.dim() != 2 or c.shape[1] != self.c_dim or c.shape[0] != x.shape[0]:
+            got = None if c is None else tuple(c.shape)
+            raise ValueError(f"this conditional generator needs labels c of shape [B={x.shape[0]}, c_dim={self.c_dim}], "
+                             f"got {got}")
+        c = c.to(dtype=x.dtype).view(c.size(0), c.size(1), 1, 1)
+        if self.label_mode == "modulate":
+            return torch.cat([x] + [x * c[:, k:k + 1] for k in range(self.c_dim)], dim=1)
+        return torch.cat([x, c.expand(-1, -1, x.size(2), x.size(3))], dim=1)
 
     def reframe_in(self, x: torch.Tensor, apply: bool = True) -> torch.Tensor:
         """``x`` after the ``reframe_input`` zoom (skipped when ``apply`` is false, as CycleGAN's identity loss
@@ -325,8 +349,13 @@ class Generator(Network):
 
     # -- exact streamed tiles (see i2i_models.streaming) -------------------------------------------------
     def stream_input(self, g, x, labels: torch.Tensor | None = None):
-        """The body's input as a streaming node, from the image node ``x`` (see :meth:`body_input`)."""
-        return x
+        """The body's input as a streaming node, from the image node ``x`` (see :meth:`body_input`): the
+        labels become constant channels after it, or scale copies of it (``label_mode``)."""
+        if not self.c_dim:
+            return x
+        if self.label_mode == "modulate":
+            return g.cat([x, g.modulate(x, labels)])
+        return g.cat([x, g.const(labels, x.H, x.W)])
 
     def stream(self, g, x, labels: torch.Tensor | None = None):
         """The generator's output node (before the ``reframe_output`` zoom, which the engine applies to the

@@ -58,6 +58,9 @@ class ResnetGenerator(Generator):
         norm: ``instance`` (CycleGAN default) | ``batch`` | ``none``.
         use_dropout: Dropout(0.5) inside each residual block.
         padding_type: ``reflect`` (default) | ``replicate`` | ``zero`` inside the residual blocks.
+        c_dim: labels of a conditional generator ``G(x, c)`` (the conditional CycleGAN's domain code); the
+            first convolution sees ``cat(x, c_k·x …)`` (:meth:`Generator.body_input`, ``label_mode``
+            ``"modulate"``). 0 (default) = the paper's unconditional network.
         upsample: ``transpose`` (ConvTranspose 3×3, the paper) | ``nearest`` (nearest ×2 + conv3, no
             checkerboards; the HugGAN/PyTorch-GAN generator's choice).
         attention_mask: also predict a mask A; output ``A·x + (1−A)·G(x)`` (AttentionGAN-style; see
@@ -78,7 +81,7 @@ class ResnetGenerator(Generator):
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
                  upsample: str = "transpose", outer_padding: int = 3, attention_mask: bool = False,
-                 reframe_input: float = 1.0, reframe_output: float = 1.0):
+                 reframe_input: float = 1.0, reframe_output: float = 1.0, c_dim: int = 0):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("upsample", upsample, UPSAMPLES)
@@ -90,7 +93,7 @@ class ResnetGenerator(Generator):
         self._remember(locals())
         use_bias = conv_bias(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
-                                  nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias),
+                                  nn.Conv2d(input_nc * (1 + c_dim), ngf, 7, padding=0, bias=use_bias),
                                   norm_layer(norm, ngf), nn.ReLU(True)]
         for i in range(2):
             mult = 2 ** i
@@ -106,7 +109,8 @@ class ResnetGenerator(Generator):
         model += [nn.ReflectionPad2d(outer_padding), nn.Conv2d(ngf, last_nc, 7, padding=0),
                   nn.Tanh()]
         self.model = nn.Sequential(*model)
-        self.input_nc, self.output_nc = input_nc, output_nc
+        self.input_nc, self.output_nc, self.c_dim = input_nc, output_nc, c_dim
+        self.label_mode = "modulate"  # (see Generator.body_input: reflection padding gives tiled labels no borders)
         self.attention_mask = attention_mask
         self.reframe_input, self.reframe_output = float(reframe_input), float(reframe_output)
         if attention_mask:
@@ -118,14 +122,16 @@ class ResnetGenerator(Generator):
         return [dict(ngf=8, n_blocks=2, upsample="transpose"),
                 dict(ngf=8, n_blocks=2, upsample="nearest", attention_mask=True),
                 dict(ngf=8, n_blocks=1, upsample="nearest", reframe_input=0.9, reframe_output=1.1),
-                dict(input_nc=1, output_nc=1, ngf=8, n_blocks=1, upsample="nearest", outer_padding=1)]
+                dict(input_nc=1, output_nc=1, ngf=8, n_blocks=1, upsample="nearest", outer_padding=1),
+                dict(ngf=8, n_blocks=1, upsample="nearest", c_dim=1)]
 
     @property
     def body(self) -> nn.Module:
         return self.model
 
-    def forward(self, x: torch.Tensor, return_mask: bool = False, reframe: bool = True):
-        """``G(x)``; with ``return_mask`` (attention models) also the mask A [B, 1, H, W]; ``reframe=False``
-        skips the ``reframe_input``/``reframe_output`` zooms."""
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, return_mask: bool = False, reframe: bool = True):
+        """``G(x)``, or ``G(x, c)`` for a conditional generator (``c_dim`` > 0; c [B, c_dim], the conditional
+        CycleGAN's domain code, :mod:`i2i_models.families.cyclegan`); with ``return_mask`` (attention models)
+        also the mask A [B, 1, H, W]; ``reframe=False`` skips the ``reframe_input``/``reframe_output`` zooms."""
         x = self.reframe_in(x, reframe)
-        return self._finish(x, self.model(x), return_mask, reframe)
+        return self._finish(x, self.model(self.body_input(x, c)), return_mask, reframe)

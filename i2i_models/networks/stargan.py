@@ -95,24 +95,10 @@ class StarGANGenerator(Generator):
     def body(self) -> nn.Module:
         return self.main
 
-    def body_input(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """``cat(x, c tiled to [B, c_dim, H, W])`` (the labels after the image channels, as yunjey)."""
-        if not self.c_dim:
-            return x
-        if c is None or c.dim() != 2 or c.shape[1] != self.c_dim or c.shape[0] != x.shape[0]:
-            got = None if c is None else tuple(c.shape)
-            raise ValueError(f"StarGAN generator needs labels c of shape [B={x.shape[0]}, c_dim={self.c_dim}], got {got}")
-        c = c.to(dtype=x.dtype).view(c.size(0), c.size(1), 1, 1).expand(-1, -1, x.size(2), x.size(3))
-        return torch.cat([x, c], dim=1)
-
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, return_mask: bool = False):
         """``G(x, c)`` [B, output_nc, H, W]; with ``return_mask`` (attention models only) also the mask
         A [B, 1, H, W] in [0, 1] (1 = copy the input), for a mask penalty in training."""
         return self._finish(x, self.main(self.body_input(x, c)), return_mask)
-
-    def stream_input(self, g, x, labels: torch.Tensor | None = None):
-        """The image node with the labels as constant channels after it."""
-        return g.cat([x, g.const(labels, x.H, x.W)]) if self.c_dim else x
 
 
 class StarGANDiscriminator(Network):
