@@ -105,7 +105,7 @@ class I2IModel(nn.Module, PyTorchModelHubMixin, library_name="comfyui-i2i-gans",
     # -- conveniences ------------------------------------------------------------------------------
     def networks(self) -> dict[str, Network]:
         """The present networks by role."""
-        return {r: getattr(self, r) for r in self.roles if getattr(self, r) is not None}
+        return {r: self._modules[r] for r in self.roles if self._modules.get(r) is not None}
 
     def generators(self) -> dict[str, Network]:
         """The present generators by role."""

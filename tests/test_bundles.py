@@ -111,6 +111,8 @@ def test_convert_cli_writes_our_format(tmp_path, capsys):
 
 def test_bad_configs_are_explained(tmp_path):
     with pytest.raises(i2i_models.ConfigError, match="unknown roles"):
+        CycleGANModel({"networks": {"G": {"arch": "resnet"}}})
+    with pytest.raises(i2i_models.ConfigError, match="one domain-code channel"):  # a conditional generator needs c_dim 1
         CycleGANModel({"networks": {"generator": {"arch": "resnet"}}})
     with pytest.raises(i2i_models.ConfigError, match="must be a generator"):
         CycleGANModel({"networks": {"G_A": {"arch": "nlayer"}}})

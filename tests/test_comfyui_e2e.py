@@ -62,6 +62,9 @@ def _models(folder: Path) -> None:
     cg = i2i_models.CycleGANModel({"domains": {"A": "a", "B": "b"}, "networks": {
         "G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 2}, "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 2}}})
     randomize_(cg).save(folder / "tiny-cyclegan")
+    cond = i2i_models.CycleGANModel({"domains": {"A": "a", "B": "b"}, "networks": {
+        "generator": {"arch": "resnet", "ngf": 8, "n_blocks": 2, "c_dim": 1}}})  # train.cyclegan --conditional
+    randomize_(cond).save(folder / "tiny-strength")
     shutil.copy(PARITY / "junyanz_resnet9_instance/latest_net_G_A.pth", folder / "loose_net_G.pth")
     (folder / "label2city").mkdir()  # an NVIDIA pix2pixHD label-map model (6 classes + instance edges)
     shutil.copy(HD / "nvidia_global_label6_inst/latest_net_G.pth", folder / "label2city" / "latest_net_G.pth")
@@ -294,6 +297,35 @@ def test_4096_rgba_image_through_cyclegan_translate(comfy):
     assert out.size == (4096, 4096) and out.mode == "RGBA"
 
 
+def test_cyclegan_strength_runs_in_comfyui(comfy):
+    """The strength control in a real ComfyUI: 0 gives back the input (to the 8-bit step), a strength-controlled
+    model translates partially, a two-generator model refuses 0.5 with an error naming --conditional, and
+    ComfyUI keeps running."""
+    src = Image.fromarray((np.random.default_rng(0).random((48, 40, 3)) * 255).astype(np.uint8))
+    src.save(comfy["base"] / "input" / "strength_src.png")
+
+    def prompt(model, direction, strength, prefix):
+        return {"1": {"class_type": "LoadImage", "inputs": {"image": "strength_src.png"}},
+                "2": {"class_type": "I2I_LoadCycleGAN", "inputs": {"model": model, "model.direction": direction}},
+                "3": {"class_type": "I2I_CycleGANTranslate", "inputs": {"cyclegan_model": ["2", 0], "image": ["1", 0],
+                                                                        "strength": strength}},
+                "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": prefix}}}
+
+    def result(outputs):
+        img = outputs["4"]["images"][0]
+        return np.asarray(Image.open(comfy["base"] / "output" / img["subfolder"] / img["filename"]).convert("RGB")).astype(int)
+
+    x = np.asarray(src).astype(int)
+    zero = result(_run(comfy, prompt("tiny-strength/", "a → b", 0.0, "s0")))
+    assert np.abs(zero - x).max() <= 1
+    half = result(_run(comfy, prompt("tiny-strength/", "a → b", 0.5, "s05")))
+    full = result(_run(comfy, prompt("tiny-strength/", "a → b", 1.0, "s1")))
+    assert np.abs(half - full).mean() > 1 and np.abs(half - x).mean() > 1
+    h = _wait(comfy, _queue(comfy, prompt("tiny-cyclegan/", "a → b", 0.5, "s2")))
+    assert "--conditional" in _error(h)
+    assert np.abs(result(_run(comfy, prompt("tiny-cyclegan/", "a → b", 0.0, "s3"))) - x).max() <= 1
+
+
 # ------------------------------------------------------------------------------------------- missing models
 def test_a_pix2pixhd_label_map_model_runs_on_label_pngs(comfy):
     """NVIDIA's label-map generator in the real server: Load Image of a label PNG as the image, the instance
@@ -426,6 +458,15 @@ def test_workflows_reload_in_the_real_frontend_with_values_intact(comfy, browser
                 expected = {k: v for k, v in entry["inputs"].items() if k != "hub_repo"}
                 got = {k: v for k, v in prompt[nid]["inputs"].items() if k != "hub_repo"}
                 assert got == expected, (path.name, entry["class_type"])
+    # the strength control round-trips: saved at 0.35, it reloads at 0.35 and reaches the prompt
+    wf = _example("cyclegan_twemoji2noto")
+    tr = next(n for n in wf["nodes"] if n["type"] == "I2I_CycleGANTranslate")
+    tr["widgets_values"] = [False, "image", "auto", "auto", 0.35]
+    node = next(n for n in _load(page, wf) if n["type"] == "I2I_CycleGANTranslate")
+    assert node["widgets_values"] == [False, "image", "auto", "auto", 0.35]
+    prompt = page.evaluate("async () => (await window.app.graphToPrompt()).output")
+    assert prompt[str(tr["id"])]["inputs"]["strength"] == 0.35
+    assert ui_to_api(wf, info)[str(tr["id"])]["inputs"]["strength"] == 0.35
     # a workflow of the previous release that typed a Hub repo into the pix2pix hub_repo widget
     wf = json.loads((LEGACY / "pix2pix_line2color.json").read_text())
     loader = next(n for n in wf["nodes"] if n["type"] == "I2I_LoadPix2Pix")

@@ -68,6 +68,13 @@ def _model_files(root):
                                     "networks": {"generator": StarGANGenerator(8, 3, 1).config,
                                                  "discriminator": StarGANDiscriminator(32, 8, 3, 4).config}})
     randomize_(star).save(root / "faces")
+    multi = i2i_models.StarGANModel({  # trained on two datasets (train.stargan --datasets): the mask vector
+        "datasets": [{"name": "people", "attributes": ["Man", "Woman"], "attribute_groups": [["Man", "Woman"]]},
+                     {"name": "styles", "attributes": ["twemoji", "noto"], "attribute_groups": [["twemoji", "noto"]]}],
+        "networks": {"generator": {"arch": "stargan_g", "conv_dim": 8, "c_dim": 6, "repeat_num": 1},
+                     "discriminator": {"arch": "stargan_d", "image_size": 32, "conv_dim": 8, "c_dim": 4,
+                                       "repeat_num": 3}}})
+    randomize_(multi).save(root / "people-and-styles")
 
 
 def out(node_output, i=0):
@@ -247,6 +254,23 @@ def test_stargan_edit_node(pack):
     with pytest.raises(ValueError, match="name=value"):
         pack.StarGANEdit.execute(img, model={"model": "faces/", "Man": 0.0, "Woman": 0.0, "Smile": 0.0},
                                  source_attributes="Beard=1")
+
+
+def test_stargan_edit_node_with_a_model_of_several_datasets(pack):
+    """Sliders for every dataset's attributes; a style edit (a label the people set never gave) runs with the
+    style dataset's mask; all at 0 give the image back."""
+    schema = pack.StarGANEdit.define_schema()
+    opt = next(o for o in schema.inputs[1].options if o.key == "people-and-styles/")
+    assert [i.id for i in opt.inputs] == ["Man", "Woman", "twemoji", "noto"]
+    img = torch.rand(1, 32, 32, 3)
+    model = pack.models.load_choice("people-and-styles/", "stargan")
+    res = pack.StarGANEdit.execute(img, model={"model": "people-and-styles/", "Man": 0.0, "Woman": 0.0, "twemoji": 0.0,
+                                               "noto": 1.0}, working_size="image")
+    torch.testing.assert_close(out(res, 0), pack.lib.edit(model, img, {"noto": 1.0}))
+    assert "noto" in out(res, 1)
+    y0 = out(pack.StarGANEdit.execute(img, model={"model": "people-and-styles/", "Man": 0.0, "Woman": 0.0,
+                                                  "twemoji": 0.0, "noto": 0.0}))
+    assert torch.equal(y0, img)
 
 
 class _Files(http.server.SimpleHTTPRequestHandler):

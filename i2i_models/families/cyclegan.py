@@ -70,6 +70,21 @@ class CycleGANModel(I2IModel):
         return FAMILY.generator(self, direction)
 
 
+    @property
+    def discriminator(self):
+        """The conditional model's discriminator, else ``D_A`` if present, else ``D_B`` (a bundle made from one
+        discriminator file)."""
+        for role in ("discriminator", "D_A", "D_B"):
+            d = self._modules.get(role)
+            if d is not None:
+                return d
+        return None
+
+    @discriminator.setter
+    def discriminator(self, value):
+        self._modules["discriminator"] = value  # (the role's slot; a network is registered by nn.Module itself)
+
+
 class _CycleGAN(Family):
     def available_directions(self, networks: dict) -> list[str]:
         if networks.get("generator"):
@@ -91,6 +106,15 @@ class _CycleGAN(Family):
                  EvalCase("BtoA", "G_B", "B", "A", "named_pairs", "BtoA", "BtoA_", "identity_BtoA_")]
         have = None if networks is None else self.available_directions(networks)
         return [c for c in cases if have is None or c.direction in have]
+
+    def card_lines(self, config):
+        lines = super().card_lines(config)
+        if (config.get("networks") or {}).get("generator"):
+            lines.append("One generator for both directions, trained with `python -m train.cyclegan --conditional`: "
+                         "the translation's **strength** is a control (`translate(model, x, strength=0.5)`, the "
+                         "CycleGAN Translate node's `strength`; 0 = unchanged, 1 = the translation, >1 exaggerated, "
+                         "negative = the other direction).")
+        return lines
 
     def condition(self, model, direction: str | None, strength: float | None):
         """``(direction, labels)`` for :func:`~i2i_models.translate` from a ``direction`` and a ``strength``
