@@ -164,7 +164,6 @@ def test_conditional_cyclegan_resumes_exactly_pushes_and_translates_with_a_stren
     torch.testing.assert_close(half, i2i_models.translate(model, x, labels=[0.5]))  # strength = the domain code
 
 
-@pytest.mark.slow
 def test_conditional_cyclegan_self_supervised_term_trains_the_zero_code_to_identity(tmp_path):
     """The self-supervised term asks for an image's own domain at strengths from 0 to 1: trained with it (weighted
     up), strength ~0 gives back training images far more closely than the untrained network, and than the
@@ -176,10 +175,11 @@ def test_conditional_cyclegan_self_supervised_term_trains_the_zero_code_to_ident
     with_term = i2i_models.load(cyclegan.main(args + common(tmp_path, "t", 30) + ["--lambda_cycle", "1", "--lambda_identity", "50"]))
     without = i2i_models.load(cyclegan.main(args + common(tmp_path, "n", 30) + ["--lambda_cycle", "1", "--lambda_identity", "0"]))
     files = sorted((DATA / "emoji_twemoji2noto" / "trainA").iterdir())[:4]
-    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB").resize((32, 32)))).float() / 255
+    x = torch.stack([torch.from_numpy(np.array(Image.open(f).convert("RGB").resize((32, 32)))).float() / 255
                      for f in files])
     err = [(i2i_models.translate(m, x, strength=1e-3) - x).abs().mean().item() for m in (untrained, with_term, without)]
-    assert err[1] < 0.6 * err[0] and err[1] < 0.8 * err[2], err  # (measured: 0.18 against 0.36 and 0.28)
+    print("mean |G(x, ~0) - x|: untrained, with the term, without:", err)
+    assert err[1] < 0.6 * err[0] and err[1] < 0.8 * err[2], err  # (measured: 0.181 against 0.399 and 0.246)
 
 
 def test_conditional_cyclegan_option_errors(tmp_path):

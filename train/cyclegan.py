@@ -75,6 +75,11 @@ class CycleGANConfig(TrainConfig, PatchGANOptions, MaskPenaltyOptions):
                                    "translation, >1 exaggerated, the sign the direction (label-free: the input's "
                                    "domain need not be known). ResNet generators, --reframe_A 1",
                            group="CycleGAN", flag="store_true")
+    lambda_strength: float = opt(10.0, "--conditional: weight of the strength term, L1 between G(x, s·c) for a random "
+                                       "s in (0, 1) and the blend x + s·(G(x, c) - x) of the image and its full "
+                                       "translation (held fixed): no data says what a partial translation is, and "
+                                       "without it the generator is free to switch at the smallest code (the "
+                                       "strength becomes on/off); 0 = off", group="CycleGAN")
 
     @classmethod
     def _from_v1(cls, d):
@@ -201,11 +206,14 @@ class CycleGANRecipe(Recipe):
           an image asked for its own domain, at any strength from 0 (no change) to 1, comes back unchanged.
           That makes the code's magnitude a strength starting at "unchanged", and lets the model be used
           without knowing an input's domain;
+        * strength (``--lambda_strength``): ``|G(x, s·t) - (x + s·(G(x, t) - x))|`` with ``s ~ U(0, 1)`` per image and
+          the full translation held fixed — partial codes give partial translations, so the strength is a
+          dial and not a switch at the smallest code;
         * discriminator: ``D(real_B, +1)``, ``D(real_A, -1)`` real, pooled fakes with their codes fake (0.5 each,
           junyanz), WGAN-GP optional.
 
-        The generator runs on the batched halves (2B images per call, three calls: the same work as the two
-        generators' six)."""
+        The generator runs on the batched halves (2B images per call, three calls — the same work as the two
+        generators' six — and a fourth for the strength term)."""
         a, dev = self.args, self.device
         B = real_A.shape[0]
         G, D_raw, dn = self.train_nets["generator"], self.nets["discriminator"], self.train_nets["discriminator"]
@@ -232,6 +240,12 @@ class CycleGANRecipe(Recipe):
                               F.l1_loss(same[B:].float(), real_B.float()) * w)
                 loss_idt = li_A + li_B
                 losses.update(idt_A=li_A.item(), idt_B=li_B.item())
+            if a.lambda_strength > 0:  # partial strengths between "unchanged" and the translation
+                st = torch.rand(2 * B, 1, device=dev)
+                blend = x + st.view(-1, 1, 1, 1) * (fake.detach() - x)
+                loss_str = a.lambda_strength * F.l1_loss(G(x, t * st).float(), blend.float())
+                loss_idt = loss_idt + loss_str
+                losses["strength"] = loss_str.item()
             pred = D_raw(self.d_input(fake, t))
             loss_G_A = self.gan(_half(pred, 0, B), True)
             loss_G_B = self.gan(_half(pred, 1, B), True)

@@ -60,7 +60,9 @@ class ResnetGenerator(Generator):
         padding_type: ``reflect`` (default) | ``replicate`` | ``zero`` inside the residual blocks.
         c_dim: labels of a conditional generator ``G(x, c)`` (the conditional CycleGAN's domain code); the
             first convolution sees ``cat(x, c_k·x …)`` (:meth:`Generator.body_input`, ``label_mode``
-            ``"modulate"``). 0 (default) = the paper's unconditional network.
+            ``"modulate"``) and its output is not normalised (an Identity in the norm's slot, a bias on the
+            convolution): an InstanceNorm there would divide the code's magnitude out and keep only its sign, so
+            the strength would not reach the network. 0 (default) = the paper's unconditional network.
         upsample: ``transpose`` (ConvTranspose 3×3, the paper) | ``nearest`` (nearest ×2 + conv3, no
             checkerboards; the HugGAN/PyTorch-GAN generator's choice).
         attention_mask: also predict a mask A; output ``A·x + (1−A)·G(x)`` (AttentionGAN-style; see
@@ -93,8 +95,8 @@ class ResnetGenerator(Generator):
         self._remember(locals())
         use_bias = conv_bias(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
-                                  nn.Conv2d(input_nc * (1 + c_dim), ngf, 7, padding=0, bias=use_bias),
-                                  norm_layer(norm, ngf), nn.ReLU(True)]
+                                  nn.Conv2d(input_nc * (1 + c_dim), ngf, 7, padding=0, bias=c_dim > 0 or use_bias),
+                                  norm_layer(norm, ngf) if not c_dim else nn.Identity(), nn.ReLU(True)]
         for i in range(2):
             mult = 2 ** i
             model += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
