@@ -521,8 +521,7 @@ class StarGANRecipe(Recipe):
             for k, part in enumerate(m.datasets):
                 group = (part["attribute_groups"] or [[a] for a in part["attributes"]])[0]
                 for name in group[:3]:
-                    t = own.clone()
-                    t[:, m.span(k)] = 0 if k else t[:, m.span(k)]
+                    t = own.clone()  # (the other datasets' parts are zeros: condition() keeps only dataset k's)
                     j = m.attributes.index(name)
                     if len(group) > 1:
                         t[:, [m.attributes.index(n) for n in group]] = 0
