@@ -170,7 +170,7 @@ def test_conditional_cyclegan_self_supervised_term_trains_the_zero_code_to_ident
     same training without it."""
     from PIL import Image
 
-    args = TINY["cyclegan"] + ["--conditional", "--lr", "0.001"]
+    args = TINY["cyclegan"] + ["--conditional", "--lr", "0.001", "--lambda_strength", "0"]  # (that term pulls ~0 too)
     untrained = i2i_models.load(cyclegan.main(args + common(tmp_path, "z", 1) + ["--lr", "0"]))
     with_term = i2i_models.load(cyclegan.main(args + common(tmp_path, "t", 30) + ["--lambda_cycle", "1", "--lambda_identity", "50"]))
     without = i2i_models.load(cyclegan.main(args + common(tmp_path, "n", 30) + ["--lambda_cycle", "1", "--lambda_identity", "0"]))
@@ -179,7 +179,7 @@ def test_conditional_cyclegan_self_supervised_term_trains_the_zero_code_to_ident
                      for f in files])
     err = [(i2i_models.translate(m, x, strength=1e-3) - x).abs().mean().item() for m in (untrained, with_term, without)]
     print("mean |G(x, ~0) - x|: untrained, with the term, without:", err)
-    assert err[1] < 0.6 * err[0] and err[1] < 0.8 * err[2], err  # (measured: 0.181 against 0.399 and 0.246)
+    assert err[1] < 0.6 * err[0] and err[1] < 0.8 * err[2], err  # (measured: 0.181 against 0.399 and 0.294)
 
 
 def test_conditional_cyclegan_option_errors(tmp_path):
