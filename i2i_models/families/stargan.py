@@ -83,7 +83,8 @@ class StarGANModel(I2IModel):
         return 0
 
     def span(self, k: int) -> slice:
-        """The positions of dataset ``k``'s attributes in the joint label vector."""
+        """The positions of dataset ``k``'s attributes in the joint label vector (a ``slice``); ``IndexError``
+        for ``k`` outside ``range(len(datasets))``."""
         start = sum(len(p["attributes"]) for p in self.datasets[:k])
         return slice(start, start + len(self.datasets[k]["attributes"]))
 
@@ -121,6 +122,7 @@ class _PartGenerator(nn.Module):
         self.c_dim = len(model.datasets[k]["attributes"])
 
     def forward(self, x, c):
+        """x [B, C, H, W] in [-1, 1], c [B, n_k] dataset k's labels -> [B, C_out, H, W] in [-1, 1]."""
         m = self.model[0]
         joint = torch.zeros(c.shape[0], len(m.attributes), dtype=c.dtype, device=c.device)
         joint[:, m.span(self.k)] = c
@@ -136,6 +138,7 @@ class _PartDiscriminator(nn.Module):
         self.image_size, self.input_nc = self.net.image_size, self.net.input_nc
 
     def forward(self, x):
+        """x [B, C, image_size, image_size] in [-1, 1] -> (PatchGAN logits, dataset k's attribute logits [B, n_k])."""
         src, cls = self.net(x)
         return src, cls[:, self.sp]
 
