@@ -607,6 +607,10 @@ def run(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None, *, 
     try:
         with torch.inference_mode():
             # a generator's reframe zooms are global (not row-local): applied to the whole image around the bands
+            if getattr(net, "residual_strength", False):  # zoom by reframe_input ** code, blend by |code|
+                c = torch.as_tensor(labels, dtype=torch.float32).view(1, 1)
+                z, t = net.strength_input(x, c)
+                return net.strength_output(z, _run(net, z, t.view(-1), ctx, progress), c)
             x = reframe(x, getattr(net, "reframe_input", 1.0))
             return reframe(_run(net, x, labels, ctx, progress), getattr(net, "reframe_output", 1.0))
     finally:

@@ -154,6 +154,8 @@ def test_conditional_cyclegan_resumes_exactly_pushes_and_translates_with_a_stren
     _same_weights(model, local)
     assert model.conditional and model.directions == ["AtoB", "BtoA"] and model.G_A is None
     assert model.generator.c_dim == 1 and model.discriminator.input_nc == 4  # the code is the PatchGAN's 4th channel
+    g = model.generator  # today's default: the code's magnitude scales the change and the measured zoom
+    assert g.residual_strength and 0.9 < g.reframe_input < 1 and g.reframe_output == 1
     val = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines() if '"val"' in x]
     assert {"val/AtoB_l1", "val/BtoA_l1", "val/cycle_A_l1", "val/AtoB_keep_l1"} <= set(val[-1])
     x = torch.rand(2, 30, 42, 3)
@@ -164,29 +166,81 @@ def test_conditional_cyclegan_resumes_exactly_pushes_and_translates_with_a_stren
     torch.testing.assert_close(half, i2i_models.translate(model, x, labels=[0.5]))  # strength = the domain code
 
 
-def test_conditional_cyclegan_self_supervised_term_trains_the_zero_code_to_identity(tmp_path):
-    """The self-supervised term asks for an image's own domain at strengths from 0 to 1: trained with it (weighted
-    up), strength ~0 gives back training images far more closely than the untrained network, and than the
-    same training without it."""
+@pytest.mark.parametrize("control", ["residual", "code"])
+def test_conditional_cyclegan_self_supervised_term_returns_an_image_asked_for_its_own_domain(tmp_path, control):
+    """The self-supervised term asks for an image's own domain: trained with it (weighted up), a training image of
+    domain A asked for A comes back far more closely than from the untrained network and than from the same
+    training without the term. ``residual`` (today's default) asks with code -1 (no zoom: ``--reframe_A 1``);
+    ``code`` (the first release's models) at strength ~0."""
     from PIL import Image
 
-    args = TINY["cyclegan"] + ["--conditional", "--lr", "0.001", "--lambda_strength", "0"]  # (that term pulls ~0 too)
+    args = TINY["cyclegan"] + ["--conditional", "--lr", "0.001", "--strength_control", control, "--reframe_A", "1",
+                               "--lambda_strength", "0"]  # (code: that term pulls ~0 too)
     untrained = i2i_models.load(cyclegan.main(args + common(tmp_path, "z", 1) + ["--lr", "0"]))
     with_term = i2i_models.load(cyclegan.main(args + common(tmp_path, "t", 30) + ["--lambda_cycle", "1", "--lambda_identity", "50"]))
     without = i2i_models.load(cyclegan.main(args + common(tmp_path, "n", 30) + ["--lambda_cycle", "1", "--lambda_identity", "0"]))
+    assert with_term.generator.residual_strength == (control == "residual")
     files = sorted((DATA / "emoji_twemoji2noto" / "trainA").iterdir())[:4]
     x = torch.stack([torch.from_numpy(np.array(Image.open(f).convert("RGB").resize((32, 32)))).float() / 255
                      for f in files])
-    err = [(i2i_models.translate(m, x, strength=1e-3) - x).abs().mean().item() for m in (untrained, with_term, without)]
-    print("mean |G(x, ~0) - x|: untrained, with the term, without:", err)
-    assert err[1] < 0.6 * err[0] and err[1] < 0.8 * err[2], err  # (measured: 0.181 against 0.399 and 0.294)
+    own = -1.0 if control == "residual" else 1e-3
+    err = [(i2i_models.translate(m, x, strength=own) - x).abs().mean().item() for m in (untrained, with_term, without)]
+    print(f"{control}: mean |G(x, {own}) - x|: untrained, with the term, without:", err)
+    assert err[1] < 0.6 * err[0] and err[1] < 0.8 * err[2], err  # (measured, code: 0.181 against 0.399 and 0.294)
+
+
+def test_residual_strength_scales_the_change_and_the_zoom_by_the_code():
+    """A ``residual_strength`` generator (``--strength_control residual``): G(x, c) is the input zoomed by
+    reframe_input ** c, plus |c| times the change of the full translation (code sign(c)) of that zoomed input - so
+    strength 0.5 is half the change, beyond 1 exaggerates, each image of a batch takes its own code, the streamed
+    tiles agree, and a first-release config (no ``residual_strength``) still reads the code with its network."""
+    from i2i_models.networks import build_network
+    from i2i_models.networks.common import reframe
+    from i2i_models import streaming
+
+    torch.manual_seed(0)
+    cfg = {"arch": "resnet", "ngf": 8, "n_blocks": 1, "c_dim": 1, "upsample": "nearest"}
+    g = build_network({**cfg, "residual_strength": True, "reframe_input": 0.9}).eval()
+    x = torch.rand(3, 3, 24, 20) * 2 - 1
+    with torch.no_grad():
+        for code in (0.5, -0.5, 1.7):
+            z = reframe(x, 0.9 ** code)
+            full = g(z, torch.full((3, 1), 1.0 if code > 0 else -1.0), reframe=False)  # the translation of z
+            torch.testing.assert_close(g(x, torch.full((3, 1), code)), z + abs(code) * (full - z), atol=1e-5, rtol=0)
+        torch.testing.assert_close(g(x, torch.zeros(3, 1)), x, atol=1e-6, rtol=0)  # strength 0: the input
+        codes = torch.tensor([[0.3], [-1.0], [2.0]])
+        each = torch.cat([g(x[i:i + 1], codes[i:i + 1]) for i in range(3)])
+        torch.testing.assert_close(g(x, codes), each, atol=1e-5, rtol=0)
+        tiles = streaming.run(g, x[:1], torch.tensor([0.4]), band_bytes=1 << 12)
+        torch.testing.assert_close(tiles, g(x[:1], torch.tensor([[0.4]])), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="c_dim 1"):
+        build_network({**cfg, "c_dim": 0, "residual_strength": True})
+    with pytest.raises(ValueError, match="domain code"):
+        g(x, None)
+    old = build_network(cfg).eval()  # a first-release conditional generator: the network reads the magnitude
+    assert not old.residual_strength
+    with torch.no_grad():
+        half, full = old(x, torch.full((3, 1), 0.5)), old(x, torch.ones(3, 1))
+    assert (half - (x + 0.5 * (full - x))).abs().max() > 1e-3
+
+
+def test_conditional_runs_of_the_first_release_resume_reading_the_code():
+    from train.config import load_saved, parse, to_json
+
+    saved = json.loads(to_json(parse(cyclegan.CycleGANConfig, ["--dataset", "d", "--conditional"], "c")))
+    assert saved["strength_control"] == "residual"
+    old = {k: v for k, v in saved.items() if k != "strength_control"}
+    old["config_version"] = 2  # args.json of the first conditional release
+    assert load_saved(cyclegan.CycleGANConfig, old).strength_control == "code"
+    assert load_saved(cyclegan.CycleGANConfig, saved).strength_control == "residual"
 
 
 def test_conditional_cyclegan_option_errors(tmp_path):
     with pytest.raises(DataError, match="ResNet"):
         cyclegan.main(["--conditional", "--netG", "unet_32", "--crop_size", "32"] + common(tmp_path, "u", 1))
-    with pytest.raises(DataError, match="reframe_A"):
-        cyclegan.main(TINY["cyclegan"] + ["--conditional", "--reframe_A", "0.9"] + common(tmp_path, "r", 1))
+    with pytest.raises(DataError, match="reframe_A"):  # a code-reading generator has no zoom
+        cyclegan.main(TINY["cyclegan"] + ["--conditional", "--strength_control", "code", "--reframe_A", "0.9"]
+                      + common(tmp_path, "r", 1))
     two = i2i_models.CycleGANModel({"networks": {"G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 1}}})
     with pytest.raises(ValueError, match="--conditional"):
         i2i_models.translate(two, torch.rand(1, 16, 16, 3), strength=0.5)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 EMBEDDED = Path(__file__).resolve().parent / "data"
 
 

@@ -70,21 +70,32 @@ class CycleGANConfig(TrainConfig, PatchGANOptions, MaskPenaltyOptions):
     conditional: bool = opt(False, "one generator G(x, c) and one discriminator for both directions, the domain as "
                                    "a code c (+1 = B, -1 = A; a PatchGAN sees it as an extra channel), trained with the "
                                    "cycle losses both ways and a self-supervised term (an image asked for its own "
-                                   "domain, at any strength from 0 to 1, comes back unchanged). The code's magnitude "
-                                   "then sets the strength of the translation: 0 unchanged, 1 the trained "
-                                   "translation, >1 exaggerated, the sign the direction (label-free: the input's "
-                                   "domain need not be known). ResNet generators, --reframe_A 1",
-                           group="CycleGAN", flag="store_true")
-    lambda_strength: float = opt(10.0, "--conditional: weight of the strength term, L1 between G(x, s·c) for a random "
-                                       "s in (0, 1) and the blend x + s·(G(x, c) - x) of the image and its full "
-                                       "translation (held fixed): no data says what a partial translation is, and "
-                                       "without it the generator is free to switch at the smallest code (the "
-                                       "strength becomes on/off); 0 = off", group="CycleGAN")
+                                   "domain comes back unchanged). At test time the code is a strength: 0 unchanged, "
+                                   "1 the trained translation, >1 exaggerated, the sign the direction (see "
+                                   "--strength_control). ResNet generators", group="CycleGAN", flag="store_true")
+    strength_control: str = opt("residual", "--conditional: how the code's magnitude acts. residual (default): the "
+                                            "network translates with the code's sign and the magnitude s scales its "
+                                            "change, x + s*(G(x) - x), and the --reframe_A zoom by reframe_A**code - "
+                                            "gradual by construction; code: the network reads the magnitude itself "
+                                            "(the first release's models), taught by the strength term "
+                                            "(--lambda_strength; measured: still close to on/off after 1000 "
+                                            "iterations)", group="CycleGAN", choices=["residual", "code"])
+    lambda_strength: float = opt(10.0, "--conditional --strength_control code: weight of the strength term, L1 "
+                                       "between G(x, s*c) for a random s in (0, 1) and the blend x + s*(G(x, c) - x) "
+                                       "of the image and its full translation (held fixed); 0 = off", group="CycleGAN")
 
     @classmethod
     def _from_v1(cls, d):
         super()._from_v1(d)
         d.setdefault("reframe_A", "1")  # runs from before --reframe_A existed trained without the zoom
+
+    @classmethod
+    def migrations(cls):
+        return {**super().migrations(), 2: cls._from_v2}
+
+    @classmethod
+    def _from_v2(cls, d):
+        d.setdefault("strength_control", "code")  # conditional runs before --strength_control read the code
 
 
 class CycleGANRecipe(Recipe):
@@ -94,13 +105,14 @@ class CycleGANRecipe(Recipe):
     config = CycleGANConfig
 
     def reframe_scale(self) -> float:
-        """``--reframe_A`` as a number: given, or estimated from the training images (``auto``); 1 for
-        ``--conditional`` (one generator serves both directions, so there is no per-direction zoom)."""
+        """``--reframe_A`` as a number: given, or estimated from the training images (``auto``). A conditional
+        model zooms by ``reframe_A ** code`` (``--strength_control residual``); one that reads the code itself
+        (``code``) has no zoom (1)."""
         spec = str(self.args.reframe_A).strip().lower()
-        if self.args.conditional:
+        if self.args.conditional and self.args.strength_control == "code":
             if spec not in ("auto", "1", "1.0"):
-                raise D.DataError(f"--reframe_A {self.args.reframe_A} cannot be used with --conditional (one generator "
-                                  "serves both directions); leave it out")
+                raise D.DataError(f"--reframe_A {self.args.reframe_A} cannot be used with --conditional "
+                                  "--strength_control code; leave it out, or use --strength_control residual")
             return 1.0
         if spec != "auto":
             try:
@@ -122,9 +134,11 @@ class CycleGANRecipe(Recipe):
             if a.input_nc != a.output_nc:
                 raise D.DataError(f"--conditional needs the same channels in both domains (one generator serves both "
                                   f"directions); got --input_nc {a.input_nc} --output_nc {a.output_nc}")
+            residual = a.strength_control == "residual"
             try:
                 G = define_G(a.netG, a.input_nc, a.output_nc, a.ngf, a.norm, not a.no_dropout, a.upsample,
-                             a.attention_mask, c_dim=1)
+                             a.attention_mask, c_dim=1, residual_strength=residual,
+                             **({"reframe_input": s} if residual and s != 1 else {}))
             except ValueError as e:
                 raise D.DataError(f"--conditional: {e}") from None
             nets = {"generator": G,
@@ -202,18 +216,21 @@ class CycleGANRecipe(Recipe):
         * adversarial (LSGAN by default): ``D(G(x, t), t)`` judged real, per half as the two-generator model;
         * cycle (x -> y -> x and y -> x -> y): ``lambda_cycle · |G(G(x, t), -t) - x|``, each half;
         * self-supervised (the design notes' term; CycleGAN's identity loss in this model):
-          ``lambda_cycle · lambda_identity · |G(x, u·(-t)) - x|``, each half, with ``u ~ U[0, 1]`` per image -
-          an image asked for its own domain, at any strength from 0 (no change) to 1, comes back unchanged.
-          That makes the code's magnitude a strength starting at "unchanged", and lets the model be used
-          without knowing an input's domain;
-        * strength (``--lambda_strength``): ``|G(x, s·t) - (x + s·(G(x, t) - x))|`` with ``s ~ U(0, 1)`` per image and
-          the full translation held fixed — partial codes give partial translations, so the strength is a
-          dial and not a switch at the smallest code;
+          ``lambda_cycle · lambda_identity · |G(x, -t) - x|``, each half, without the ``--reframe_A`` zoom (a
+          real image already has its own domain's framing) - an image asked for its own domain comes back
+          unchanged, which lets the model be used without knowing an input's domain. With ``--strength_control
+          code`` the code is ``u·(-t)``, ``u ~ U[0, 1]`` per image (any strength of its own domain: no change);
+        * strength (``--strength_control code`` only, ``--lambda_strength``): ``|G(x, s·t) - (x + s·(G(x, t) -
+          x))|`` with ``s ~ U(0, 1)`` per image and the full translation held fixed - partial codes towards
+          partial translations. ``residual`` generators give exactly that blend by construction
+          (:meth:`~i2i_models.networks.common.Generator.strength_output`), so they need no such term;
         * discriminator: ``D(real_B, +1)``, ``D(real_A, -1)`` real, pooled fakes with their codes fake (0.5 each,
           junyanz), WGAN-GP optional.
 
         The generator runs on the batched halves (2B images per call, three calls — the same work as the two
-        generators' six — and a fourth for the strength term)."""
+        generators' six — and a fourth for the strength term). A ``residual`` generator applies the
+        ``reframe_A ** code`` zoom itself: A images shrink by ``reframe_A`` before the translation to B, B
+        images grow by its inverse before the translation to A (the two-generator model's zooms)."""
         a, dev = self.args, self.device
         B = real_A.shape[0]
         G, D_raw, dn = self.train_nets["generator"], self.nets["discriminator"], self.train_nets["discriminator"]
@@ -232,15 +249,15 @@ class CycleGANRecipe(Recipe):
                 fake = G(x, t)
             rec = G(self.cycle_input(fake), -t)
             loss_idt = 0.0
+            code_mode = a.strength_control == "code"
             if a.lambda_identity > 0:
-                u = torch.rand(2 * B, 1, device=dev)
-                same = G(x, -t * u)
+                same = G(x, -t * torch.rand(2 * B, 1, device=dev)) if code_mode else G(x, -t, reframe=False)
                 w = a.lambda_cycle * a.lambda_identity
                 li_A, li_B = (F.l1_loss(same[:B].float(), real_A.float()) * w,
                               F.l1_loss(same[B:].float(), real_B.float()) * w)
                 loss_idt = li_A + li_B
                 losses.update(idt_A=li_A.item(), idt_B=li_B.item())
-            if a.lambda_strength > 0:  # partial strengths between "unchanged" and the translation
+            if code_mode and a.lambda_strength > 0:  # partial strengths between "unchanged" and the translation
                 st = torch.rand(2 * B, 1, device=dev)
                 blend = x + st.view(-1, 1, 1, 1) * (fake.detach() - x)
                 loss_str = a.lambda_strength * F.l1_loss(G(x, t * st).float(), blend.float())

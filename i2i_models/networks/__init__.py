@@ -88,13 +88,14 @@ def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3
              norm: str = "instance", use_dropout: bool = False, upsample: str = "transpose",
              attention_mask: bool = False, reframe_input: float = 1.0, reframe_output: float = 1.0, *,
              n_downsample_global: int = 3, n_blocks_global: int = 9, n_local_enhancers: int = 1,
-             n_blocks_local: int = 3, c_dim: int = 0) -> Network:
+             n_blocks_local: int = 3, c_dim: int = 0, residual_strength: bool = False) -> Network:
     """A generator by junyanz's ``--netG`` name: ``unet_128``, ``unet_256`` (generally ``unet_<2**num_downs>``),
     ``resnet_6blocks``, ``resnet_9blocks`` or ``resnet_<n>blocks``; ``attention_mask`` and the reframe zooms
     as in :class:`ResnetGenerator`; or pix2pixHD's ``global`` / ``local`` (NVIDIA's names;
     ``n_downsample_global`` …, :mod:`~i2i_models.networks.pix2pixhd`; no attention mask, reframe or dropout).
     ``c_dim`` > 0 (ResNet generators only) adds that many label channels after the image (a conditional
-    generator ``G(x, c)``, the conditional CycleGAN's domain code). Raises ``ValueError`` otherwise."""
+    generator ``G(x, c)``, the conditional CycleGAN's domain code; ``residual_strength``: its magnitude scales
+    the change, see :class:`ResnetGenerator`). Raises ``ValueError`` otherwise."""
     if c_dim and not (netG.startswith("resnet_") and netG.endswith("blocks")):
         raise ValueError(f"a conditional generator (c_dim {c_dim}) must be a ResNet (resnet_6blocks, resnet_9blocks), "
                          f"not {netG!r}")
@@ -114,7 +115,7 @@ def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3
     if netG.startswith("resnet_") and netG.endswith("blocks") and netG[7:-6].isdigit():
         return ResnetGenerator(input_nc, output_nc, ngf, int(netG[7:-6]), norm, use_dropout, upsample=upsample,
                                attention_mask=attention_mask, reframe_input=reframe_input,
-                               reframe_output=reframe_output, c_dim=c_dim)
+                               reframe_output=reframe_output, c_dim=c_dim, residual_strength=residual_strength)
     raise ValueError(f"unknown netG {netG!r}; use unet_128, unet_256, resnet_6blocks, resnet_9blocks, global or local")
 
 

@@ -117,26 +117,42 @@ def mask_of(y: torch.Tensor, output_nc: int) -> torch.Tensor:
     return (y[:, output_nc:output_nc + 1] + 1) * 0.5
 
 
-def reframe(x: torch.Tensor, scale: float) -> torch.Tensor:
+def reframe(x: torch.Tensor, scale) -> torch.Tensor:
     """Zoom image(s) ``x`` [B, C, H, W] about their centre by ``scale``, keeping the size.
 
     ``scale < 1`` shrinks the content and fills the new margin by replicating the border pixels (a white
     background stays white); ``scale > 1`` zooms in and crops. Bilinear sampling (``grid_sample``,
-    ``align_corners=False``); ``scale == 1`` returns ``x`` itself. Used by generators built with
-    ``reframe_input``/``reframe_output``: a change of framing between two styles (Noto emoji draw with a
+    ``align_corners=False``); ``scale == 1`` returns ``x`` itself. ``scale`` is a number, or a tensor [B]
+    of one scale per image (images whose scale is exactly 1 come back unchanged). Used by generators built
+    with ``reframe_input``/``reframe_output``: a change of framing between two styles (Noto emoji draw with a
     ~5% margin, Twemoji run to the edge) is a global scale that a convolutional generator cannot learn.
     Raises ``ValueError`` for a scale that is not positive.
     """
+    if torch.is_tensor(scale):
+        scale = scale.to(device=x.device, dtype=torch.float32).reshape(-1)
+        if scale.numel() != x.shape[0]:
+            raise ValueError(f"reframe: {scale.numel()} scales for {x.shape[0]} images")
+        if not bool((scale > 0).all()):
+            raise ValueError(f"reframe scales must be > 0, got {scale.tolist()}")
+        if bool((scale == 1).all()):
+            return x
+        out = _zoom(x, scale.view(-1, 1, 1))
+        return torch.where((scale == 1).view(-1, 1, 1, 1), x, out)
     if scale == 1:
         return x
     if not scale > 0:
         raise ValueError(f"reframe scale must be > 0, got {scale}")
+    return _zoom(x, scale)
+
+
+def _zoom(x: torch.Tensor, scale) -> torch.Tensor:
+    """:func:`reframe`'s sampling: ``scale`` a number or a [B, 1, 1] tensor."""
     # the grid of F.affine_grid(diag(1/scale), align_corners=False), built the way ATen builds it (so it is
     # bit-identical) but from linspace/expand only: ONNX exports it (affine_grid needs opset 20)
     B, _, H, W = x.shape
     gx = torch.linspace(-1, 1, W, device=x.device) * (W - 1) / W * (1.0 / scale)
     gy = torch.linspace(-1, 1, H, device=x.device) * (H - 1) / H * (1.0 / scale)
-    grid = torch.stack([gx.view(1, 1, W).expand(B, H, W), gy.view(1, H, 1).expand(B, H, W)], -1)
+    grid = torch.stack([gx.view(-1, 1, W).expand(B, H, W), gy.view(-1, H, 1).expand(B, H, W)], -1)
     out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.to(x.dtype)
 
@@ -334,6 +350,34 @@ class Generator(Network):
         """``x`` after the ``reframe_input`` zoom (skipped when ``apply`` is false, as CycleGAN's identity loss
         does: a real target-domain image already has the target framing)."""
         return reframe(x, self.reframe_input) if apply and self.reframe_input != 1 else x
+
+    residual_strength: bool = False  # a one-label generator whose code's magnitude scales its change (below)
+
+    def strength_input(self, x: torch.Tensor, c: torch.Tensor | None, apply_reframe: bool = True):
+        """For a generator built with ``residual_strength`` (the conditional CycleGAN's default): the image
+        and code the body sees for image(s) ``x`` [B, C, H, W] in [-1, 1] and code ``c`` [B, 1] (sign = the
+        direction, +1 towards domain B, -1 towards A; magnitude = the strength). Returns ``(z, t)``: ``z`` is
+        ``x`` zoomed by ``reframe_input ** c`` per image (:func:`reframe`; the framing change between the
+        domains, applied gradually: strength 0.5 moves half-way in log-scale; skipped when ``apply_reframe``
+        is false), ``t`` [B, 1] the code's sign (+1 for 0). Raises ``ValueError`` for a missing or
+        mis-shaped code."""
+        if c is None or c.dim() != 2 or c.shape[1] != 1 or c.shape[0] != x.shape[0]:
+            raise ValueError(f"this conditional generator needs a domain code c of shape [B={x.shape[0]}, 1], "
+                             f"got {None if c is None else tuple(c.shape)}")
+        c = c.to(device=x.device, dtype=torch.float32)
+        t = torch.where(c < 0, -torch.ones_like(c), torch.ones_like(c))
+        if apply_reframe and self.reframe_input != 1:
+            x = reframe(x, torch.full_like(c.view(-1), self.reframe_input) ** c.view(-1))
+        return x, t.to(x.dtype)
+
+    def strength_output(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The result of a ``residual_strength`` generator from the body's input ``z`` [B, C, H, W] and its
+        full translation ``y`` (code ±1): ``z + |c|·(y − z)``, the translation's change scaled by the
+        strength ``|c|`` [B, 1] — 0 the (zoomed) input, 1 the translation, >1 an exaggerated change (values
+        may leave [-1, 1]; callers clamp). The blend is what the strength term of the code-reading model
+        (``train.cyclegan --strength_control code``) trains partial codes towards, here exact by construction."""
+        s = c.abs().to(device=y.device, dtype=y.dtype).view(-1, 1, 1, 1)
+        return z + s * (y - z)
 
     def _finish(self, x: torch.Tensor, y: torch.Tensor, return_mask: bool = False, apply_reframe: bool = True):
         """The result from the (zoomed) input ``x`` and the body's tanh output ``y``: ``y``, or the attention

@@ -73,6 +73,11 @@ class ResnetGenerator(Generator):
         outer_padding: reflection padding around the two 7×7 convs. 3 keeps the size; the
             HugGAN/PyTorch-GAN ``GeneratorResNet`` pads by its channel count, so its 1-channel models
             shrink the output by 8 px per axis (reproduced here for parity; the engine compensates).
+        residual_strength: with ``c_dim`` 1, the code's sign picks the direction and its magnitude s scales
+            the change: ``G(x, c) = z + s·(body(z, sign c) − z)`` with ``z`` = ``x`` zoomed by
+            ``reframe_input ** c`` (``train.cyclegan --conditional``'s default, ``--strength_control
+            residual``): the strength is gradual by construction. Off, the body reads the code itself
+            (``--strength_control code``, models of the first conditional release).
 
     H and W must be multiples of 4 (``size_multiple``). Raises ``ValueError`` for bad choices.
     """
@@ -83,7 +88,8 @@ class ResnetGenerator(Generator):
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
                  upsample: str = "transpose", outer_padding: int = 3, attention_mask: bool = False,
-                 reframe_input: float = 1.0, reframe_output: float = 1.0, c_dim: int = 0):
+                 reframe_input: float = 1.0, reframe_output: float = 1.0, c_dim: int = 0,
+                 residual_strength: bool = False):
         super().__init__()
         check_choice("norm", norm, NORMS)
         check_choice("upsample", upsample, UPSAMPLES)
@@ -92,6 +98,9 @@ class ResnetGenerator(Generator):
             raise ValueError(f"n_blocks={n_blocks} must be >= 0")
         last_nc = check_attention(attention_mask, input_nc, output_nc)
         check_reframe(reframe_input, reframe_output)
+        if residual_strength and (c_dim != 1 or reframe_output != 1):
+            raise ValueError(f"residual_strength needs one domain code (c_dim 1, got {c_dim}) and no output zoom "
+                             f"(reframe_output 1, got {reframe_output}): its zoom is reframe_input ** code")
         self._remember(locals())
         use_bias = conv_bias(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(outer_padding),
@@ -115,6 +124,7 @@ class ResnetGenerator(Generator):
         self.label_mode = "modulate"  # (see Generator.body_input: reflection padding gives tiled labels no borders)
         self.attention_mask = attention_mask
         self.reframe_input, self.reframe_output = float(reframe_input), float(reframe_output)
+        self.residual_strength = bool(residual_strength)
         if attention_mask:
             init_attention_bias(self)
         self.size_shrink = 2 * 2 * (3 - outer_padding)  # px lost per axis (0 unless outer_padding != 3)
@@ -125,7 +135,8 @@ class ResnetGenerator(Generator):
                 dict(ngf=8, n_blocks=2, upsample="nearest", attention_mask=True),
                 dict(ngf=8, n_blocks=1, upsample="nearest", reframe_input=0.9, reframe_output=1.1),
                 dict(input_nc=1, output_nc=1, ngf=8, n_blocks=1, upsample="nearest", outer_padding=1),
-                dict(ngf=8, n_blocks=1, upsample="nearest", c_dim=1)]
+                dict(ngf=8, n_blocks=1, upsample="nearest", c_dim=1),
+                dict(ngf=8, n_blocks=1, upsample="nearest", c_dim=1, residual_strength=True, reframe_input=0.9)]
 
     @property
     def body(self) -> nn.Module:
@@ -134,6 +145,14 @@ class ResnetGenerator(Generator):
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, return_mask: bool = False, reframe: bool = True):
         """``G(x)``, or ``G(x, c)`` for a conditional generator (``c_dim`` > 0; c [B, c_dim], the conditional
         CycleGAN's domain code, :mod:`i2i_models.families.cyclegan`); with ``return_mask`` (attention models)
-        also the mask A [B, 1, H, W]; ``reframe=False`` skips the ``reframe_input``/``reframe_output`` zooms."""
+        also the mask A [B, 1, H, W]; ``reframe=False`` skips the ``reframe_input``/``reframe_output`` zooms.
+        With ``residual_strength`` the body runs on the code's sign and the magnitude scales its change
+        (:meth:`~i2i_models.networks.common.Generator.strength_input`/``strength_output``)."""
+        if self.residual_strength:
+            z, t = self.strength_input(x, c, reframe)
+            y = self._finish(z, self.model(self.body_input(z, t)), return_mask, False)
+            if return_mask:
+                return self.strength_output(z, y[0], c), y[1]
+            return self.strength_output(z, y, c)
         x = self.reframe_in(x, reframe)
         return self._finish(x, self.model(self.body_input(x, c)), return_mask, reframe)
