@@ -232,8 +232,9 @@ def translate(model: I2IModel | Network, images, options: TranslateOptions | Non
             strength: CycleGAN only (``None`` = 1): 0 returns the images unchanged (a copy; the network does
                 not run), 1 is the trained translation; a conditional model (``train.cyclegan
                 --conditional``) takes any value — between 0 and 1 a partial translation, beyond 1 an
-                exaggerated one, negative the other direction — and a two-generator model 1 or −1 (the other
-                generator). See :mod:`i2i_models.families.cyclegan`.
+                exaggerated one, negative the other direction (with the default ``--strength_control residual``
+                the change, and the framing zoom, grow linearly with it) — and a two-generator model 1 or −1
+                (the other generator). See :mod:`i2i_models.families.cyclegan`.
             labels: StarGAN target labels [B, c_dim] or [c_dim] (float; see :func:`i2i_models.edit` for
                 strengths relative to the image's own attributes).
             batch_size: images per forward (chunks bound memory; results do not depend on it).

@@ -4,7 +4,6 @@ and pushes, the model card, --help."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -178,8 +177,8 @@ def test_hub_dataset_training_and_push_with_model_card(hub, tmp_path):
     with pytest.raises(DataError, match="no column"):
         pix2pix.main(TINY["pix2pix"] + common(tmp_path, "h0", 2) + ["--dataset", repo])
     model_repo = hub.repo_id("p2p-model")
-    out = pix2pix.main(TINY["pix2pix"] + common(tmp_path, "h", 3) + ["--dataset", repo, "--column_A", "line",
-                                                                     "--column_B", "color", "--push_to_hub", model_repo])
+    pix2pix.main(TINY["pix2pix"] + common(tmp_path, "h", 3) + ["--dataset", repo, "--column_A", "line",
+                                                                 "--column_B", "color", "--push_to_hub", model_repo])
     model = i2i_models.load(model_repo)
     assert model.family == "pix2pix" and model.config["training"]["steps"] == 3
     from huggingface_hub import HfApi, hf_hub_download

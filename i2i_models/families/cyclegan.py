@@ -5,10 +5,21 @@ generators (``G_A``: A → B, ``G_B``: B → A) and two PatchGANs — or, traine
 The conditional model (roles ``generator`` and ``discriminator``): ``G(x, c)`` with a one-channel domain
 code ``c`` — ``+1`` asks for domain B, ``−1`` for domain A (the coding of the design notes), ``0`` for no
 change — trained with CycleGAN's cycle losses in both directions (x → y → x and y → x → y) plus a
-self-supervised term: asked for the domain an image is already in, or for code 0, it returns the image. At
-test time the code's magnitude is the **strength** of the translation (0 = unchanged, 1 = the trained
-translation, beyond 1 exaggerates) and its sign the direction, and the input's domain need not be known
-(label-free). :meth:`_CycleGAN.condition` turns ``direction`` and ``strength`` into that code.
+self-supervised term: asked for the domain an image is already in, it returns the image. At test time the
+code's magnitude is the **strength** of the translation (0 = unchanged, 1 = the trained translation,
+beyond 1 exaggerates) and its sign the direction, and the input's domain need not be known (label-free).
+:meth:`_CycleGAN.condition` turns ``direction`` and ``strength`` into that code.
+
+How the strength acts depends on ``--strength_control`` (recorded in the run's config):
+
+* ``residual`` (the default): the generator is built with ``residual_strength`` — the network sees only
+  the code's sign and the result is ``z + |c|·(G(z, sign c) − z)``, with ``z`` the input zoomed by
+  ``reframe_input ** c`` (the domains' framing change, learnt by ``--reframe_A``). Strength 0 is the input
+  exactly and the change grows linearly with the strength, by construction. Caveat: with a zoom
+  (``reframe_input`` ≠ 1) an image asked for the domain it is already in still gets the framing change;
+  train with ``--reframe_A 1`` for fully label-free use.
+* ``code`` (the first release): the network reads ``c`` as an input channel and a strength term trains
+  partial codes towards the blend; in practice the model behaves close to a switch around ``|c| ≈ 0.5``.
 """
 
 from __future__ import annotations
@@ -109,11 +120,14 @@ class _CycleGAN(Family):
 
     def card_lines(self, config):
         lines = super().card_lines(config)
-        if (config.get("networks") or {}).get("generator"):
+        g = (config.get("networks") or {}).get("generator")
+        if g:
+            how = ("the change grows linearly with it" if g.get("residual_strength")
+                   else "the network reads it as an input code")
             lines.append("One generator for both directions, trained with `python -m train.cyclegan --conditional`: "
                          "the translation's **strength** is a control (`translate(model, x, strength=0.5)`, the "
                          "CycleGAN Translate node's `strength`; 0 = unchanged, 1 = the translation, >1 exaggerated, "
-                         "negative = the other direction).")
+                         f"negative = the other direction; {how}).")
         return lines
 
     def condition(self, model, direction: str | None, strength: float | None):
