@@ -1,7 +1,8 @@
 """ONNX export: one ``.onnx`` file per generator of a bundle, runnable with onnxruntime alone.
 
 Each file takes ``image`` [B, C_in, H, W] float32 (batch, height and width are dynamic) and, for
-conditional generators (StarGAN), ``labels`` [B, c_dim] float32; it returns ``output`` [B, C_out, H', W']
+conditional generators, ``labels`` [B, c_dim] float32 (StarGAN: the target attributes; a conditional
+CycleGAN: the domain code [B, 1], +strength towards B, −strength towards A); it returns ``output`` [B, C_out, H', W']
 float32 in [-1, 1] (tanh). ``image`` is the network's input exactly as :func:`i2i_models.translate` feeds
 it: an RGB/gray image scaled to [-1, 1] (``(x / 255) * 2 - 1``), or for pix2pixHD label-map models the
 one-hot label map (plus the instance-edge channel), values 0/1. H and W must be multiples of
@@ -66,7 +67,9 @@ def example_size(net: Network) -> int:
 
 def generator_inputs(net: Network, batch: int, height: int, width: int, *, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """Random inputs of the right kind for ``net``: an image [B, C_in, H, W] in [-1, 1] (a one-hot label map
-    plus 0/1 edges for label-map generators) and, for conditional generators, labels [B, c_dim] in {0, 1}."""
+    plus 0/1 edges for label-map generators) and, for conditional generators, labels [B, c_dim] in {0, 1} —
+    for a conditional CycleGAN's ``residual_strength`` generator, signed codes in [-1.5, 1.5] (0 included),
+    so that both directions, partial strengths and the framing zoom are checked."""
     g = torch.Generator().manual_seed(seed)
     label_nc = int(getattr(net, "label_nc", 0) or 0)
     if label_nc:
@@ -77,6 +80,11 @@ def generator_inputs(net: Network, batch: int, height: int, width: int, *, seed:
     else:
         x = torch.rand(batch, net.input_nc, height, width, generator=g) * 2 - 1
     c_dim = int(getattr(net, "c_dim", 0) or 0)
+    if c_dim and getattr(net, "residual_strength", False):
+        code = torch.rand(batch, c_dim, generator=g) * 3 - 1.5
+        if batch > 1:
+            code[0] = 0.0  # strength 0: the input, zoom skipped for that image only
+        return x, code
     if c_dim:
         return x, (torch.rand(batch, c_dim, generator=g) > 0.5).float()
     return (x,)
@@ -96,6 +104,8 @@ def _metadata(model: I2IModel | None, role: str, net: Network, sha: str) -> dict
     if model is not None:
         fam = family(model)
         meta["direction"] = next((d for d, r in fam.directions.items() if r == role), "")
+        if cfg.get("family") == "cyclegan" and role == "generator":  # one conditional generator: both ways
+            meta["direction"] = "both: labels [B, 1] = +strength AtoB, -strength BtoA"
         for key in ("domains", "attributes", "attribute_groups", "image_size"):
             if cfg.get(key) is not None:
                 meta[key] = json.dumps(cfg[key])

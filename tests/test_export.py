@@ -31,6 +31,11 @@ CASES = {
     "resnet_both_reframe": ("cyclegan", {"G_A": {"arch": "resnet", "ngf": 8, "n_blocks": 2, "reframe_input": 0.93},
                                          "G_B": {"arch": "resnet", "ngf": 8, "n_blocks": 1, "norm": "batch"}},
                             {"domains": {"A": "cat", "B": "dog"}}),
+    "cyclegan_conditional_residual": ("cyclegan", {"generator": {"arch": "resnet", "ngf": 8, "n_blocks": 1, "c_dim": 1,
+                                                                 "residual_strength": True, "reframe_input": 0.93}},
+                                      {"domains": {"A": "cat", "B": "dog"}}),
+    "cyclegan_conditional_code": ("cyclegan", {"generator": {"arch": "resnet", "ngf": 8, "n_blocks": 1, "c_dim": 1}},
+                                  {"domains": {"A": "cat", "B": "dog"}}),
     "stargan": ("stargan", {"generator": {"arch": "stargan_g", "conv_dim": 8, "c_dim": 3, "repeat_num": 1}},
                 {"attributes": ["Man", "Woman", "Smile"], "attribute_groups": [["Man", "Woman"]]}),
     "stargan_attention": ("stargan", {"generator": {"arch": "stargan_g", "conv_dim": 8, "c_dim": 2, "repeat_num": 1,
@@ -68,7 +73,8 @@ def test_every_architecture_round_trips_through_onnxruntime(tmp_path):
             assert json.loads(meta["network"]) == net.config and meta["weights_sha256"] == weights_sha256(net)
             assert json.loads(meta["value_range"]) == [-1, 1]
             if model.family == "cyclegan":
-                assert meta["direction"] == {"G_A": "AtoB", "G_B": "BtoA"}[role]
+                assert meta["direction"] == {"G_A": "AtoB", "G_B": "BtoA", "generator": "both: labels [B, 1] = "
+                                             "+strength AtoB, -strength BtoA"}[role]
                 assert json.loads(meta["domains"]) == {"A": "cat", "B": "dog"}
             if model.family == "stargan":
                 assert json.loads(meta["attributes"]) == model.attributes and int(meta["c_dim"]) == len(model.attributes)
@@ -114,7 +120,8 @@ print(meta["direction"], json.loads(meta["domains"])["A"])
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino", "auto"])
 def test_translate_backends_equal_torch_for_each_family(backend):
     for name, kw in (("unet_attention_nearest", {}), ("resnet_both_reframe", {"direction": "BtoA"}),
-                     ("stargan", {"labels": [[1, 0, 1], [0, 1, 0]]})):
+                     ("stargan", {"labels": [[1, 0, 1], [0, 1, 0]]}),
+                     ("cyclegan_conditional_residual", {"strength": -0.6})):
         model = _bundle(name)
         img = torch.rand(2, 37, 53, 4)  # odd size, alpha, a batch of two
         ref = i2i_models.translate(model, img, **kw)
@@ -122,7 +129,8 @@ def test_translate_backends_equal_torch_for_each_family(backend):
             y = i2i_models.translate(model, img, backend=backend, batch_size=bs, **kw)
             assert y.shape == ref.shape and torch.equal(y[..., 3], img[..., 3])
             assert (y - ref).abs().max() < 5e-5, (name, backend, bs)
-        net = i2i_models.inference.select_generator(model, kw.get("direction"))
+        net = model.generator if name.startswith("cyclegan_conditional") else \
+            i2i_models.inference.select_generator(model, kw.get("direction"))
         used = backends.available()[1] if backend == "auto" else backend
         assert (used, "fp32") in backends._sessions.get(net, {}), f"{name}: {backend} did not run the exported graph"
 

@@ -132,9 +132,10 @@ def reframe(x: torch.Tensor, scale) -> torch.Tensor:
         scale = scale.to(device=x.device, dtype=torch.float32).reshape(-1)
         if scale.numel() != x.shape[0]:
             raise ValueError(f"reframe: {scale.numel()} scales for {x.shape[0]} images")
-        if not bool((scale > 0).all()):
+        if not torch.jit.is_tracing() and not bool((scale > 0).all()):
             raise ValueError(f"reframe scales must be > 0, got {scale.tolist()}")
-        if bool((scale == 1).all()):
+        tracing = torch.jit.is_tracing()  # an exported graph must keep the zoom for whatever codes it gets
+        if not tracing and bool((scale == 1).all()):
             return x
         out = _zoom(x, scale.view(-1, 1, 1))
         return torch.where((scale == 1).view(-1, 1, 1, 1), x, out)
